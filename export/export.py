@@ -1,0 +1,104 @@
+"""`tunegen export`: a run folder -> quantized step graphs with manifests, parity-checked."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tunegen.runtime.errors import ModelError
+from tunegen.runtime.manifest import Manifest, sha256_file, write_atomic
+from tunegen.runtime.model import StepModel
+from tunegen.runtime.vocab import Vocabulary
+
+from .convert import BOUNDS, check_builtin, convert
+from .parity import step_bits
+from .step import build_step_model, state_names
+
+DEFAULT_SAMPLING = {"temperature": 0.8, "top_k": 0, "top_p": 0.95, "max_length": 2000}
+DEFAULT_RENDER = {"program": 73, "bpm": 160}  # flute, quarter notes per minute
+
+
+def read_run(run: Path) -> tuple[dict, object, list[str]]:
+    """The config, best Keras model and validation tunes of a finished run folder."""
+    run = Path(run)
+    cfg_path, model_path = run / "config.json", run / "model.keras"
+    if not cfg_path.exists() or not model_path.exists():
+        raise ModelError(f"{run}: not a trained run folder (needs config.json and model.keras); "
+                         "train one with `tunegen train abc CORPUS --out RUN_DIR`")
+    import keras
+
+    cfg = json.loads(cfg_path.read_text())
+    valid = json.loads((run / "valid.json").read_text())
+    return cfg, keras.models.load_model(model_path), valid
+
+
+def export_run(run: Path, out: Path, variants: tuple[str, ...] = ("dynamic-int8", "float32"),
+               console=None) -> list[Path]:
+    """Export every variant of a run; the first is written as `out`, others as `out-VARIANT`.
+
+    Refuses (raises ModelError, writes nothing) a variant whose validation bits/char through the
+    step graph is worse than the Keras model's by more than its bound.
+    """
+    from rich.console import Console
+    from rich.progress import Progress
+    from tunegen.training.train import evaluate_bits
+
+    console = console or Console()
+    run, out = Path(run), Path(out)
+    cfg, keras_model, valid = read_run(run)
+    mcfg, vocab = cfg["model"], Vocabulary(tuple(cfg["vocab"]))
+    layers, units = mcfg["layers"], mcfg["units"]
+    keras_bits = evaluate_bits(keras_model, valid, vocab)
+    console.print(f"Keras model: {keras_bits:.4f} bits/char over {len(valid)} validation tunes")
+    step = build_step_model(keras_model, layers, units)
+    summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").exists() else {}
+    written = []
+    for i, variant in enumerate(variants):
+        name = out.name if i == 0 else f"{out.name}-{variant}"
+        target = out.parent / f"{name}.tflite"
+        data = convert(step, variant)
+        check_builtin(data)
+        inputs = {"token": "token"}
+        outputs = {"logits": "logits"}
+        for h, c in state_names(layers):
+            inputs[h], inputs[c] = h, c
+            outputs[h], outputs[c] = f"{h}_out", f"{c}_out"
+        manifest = Manifest(
+            kind="abc-char", name=name, tflite=target.name, sha256="",
+            vocabulary=list(vocab.tokens), embedding=mcfg["embedding"], layers=[units] * layers,
+            quantization=variant, inputs=inputs, outputs=outputs,
+            state=[{"name": n, "shape": [1, units], "dtype": "float32"}
+                   for pair in state_names(layers) for n in pair],
+            sampling=dict(DEFAULT_SAMPLING), render=dict(DEFAULT_RENDER),
+        )
+        with tempfile.TemporaryDirectory() as d:
+            tmp = Path(d) / target.name
+            tmp.write_bytes(data)
+            manifest.sha256 = sha256_file(tmp)
+            total = sum(len(t) + 1 for t in valid)
+            with Progress(console=console, transient=True) as progress:
+                task = progress.add_task(f"checking {variant} step graph", total=total)
+                bits = step_bits(StepModel(manifest, tmp), valid, vocab,
+                                 progress=lambda: progress.advance(task, 64))
+        worse = (bits - keras_bits) / keras_bits
+        console.print(f"{variant}: {bits:.4f} bits/char through the step graph vs Keras "
+                      f"{keras_bits:.4f} ({worse:+.3%}, bound {BOUNDS[variant]:.1%}); "
+                      f"{len(data) / 1e6:.2f} MB")
+        if worse > BOUNDS[variant]:
+            raise ModelError(f"{variant} step graph is {worse:.2%} worse than the Keras model "
+                             f"(bound {BOUNDS[variant]:.1%}); not written")
+        manifest.provenance = {
+            "corpus": cfg["train"]["corpus"], "config": cfg["train"], "model": mcfg,
+            "tokenizer": cfg.get("tokenizer"), "run": run.name,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "valid_tunes": len(valid), "valid_bits_per_char": round(bits, 4),
+            "keras_valid_bits_per_char": round(keras_bits, 4),
+            "train_steps": summary.get("steps"), "best_epoch": summary.get("epoch"),
+        }
+        write_atomic(target, data)
+        manifest.save(target.with_suffix(".json"))
+        written.append(target)
+        console.print(f"wrote {target} and {target.with_suffix('.json').name}")
+    return written

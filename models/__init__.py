@@ -1,0 +1,1 @@
+"""Shipped models: each a `.tflite` with its JSON manifest beside it."""

@@ -1,0 +1,397 @@
+"""ABC notation: the header fields tunegen uses, note durations, and bar lengths.
+
+The scanner here understands the subset of ABC that tunegen's normalised corpus uses (notes, rests,
+chords, simple tuplets, broken rhythm, ties, barlines and repeats). Training uses it to reject tunes
+it cannot read; sampling uses it to keep every bar the length its meter asks for.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+# Header fields a tune carries, in the order a normalised tune writes them.
+HEADER_FIELDS = ("R", "M", "L", "K")
+REQUIRED_FIELDS = ("M", "L", "K")
+
+_NOTE = re.compile(r"[\^_=]*([A-Ga-gzx])[',]*(\d*)(/*)(\d*)")
+_TUPLET = re.compile(r"\((\d)")
+_OPEN_TUPLET = re.compile(r"\(\d$")
+_LENGTH = re.compile(r"(\d*)(/*)(\d*)")
+_BARLINE_CHARS = frozenset("|:")
+# the values tunegen's header fields may take (R: is free text in lower case)
+FIELD_VALUES = {
+    "M": {"C", "C|"} | {f"{n}/{d}" for n in range(1, 17) for d in (1, 2, 4, 8, 16)},
+    "L": {f"1/{d}" for d in (1, 2, 4, 8, 16, 32)},
+    "K": {t + a + m for t in "ABCDEFG" for a in ("", "#", "b")
+          for m in ("", "m", "Mix", "Dor", "Phr", "Lyd", "Loc")},
+}
+_FIELD_PREFIXES = {k: {v[:i] for v in vs for i in range(1, len(v) + 1)} for k, vs in FIELD_VALUES.items()}
+_RHYTHM_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz ")
+
+
+class AbcSyntaxError(ValueError):
+    """Raised when ABC text uses a construct tunegen cannot read."""
+
+
+def parse_fraction(text: str) -> Fraction:
+    """Parse `3/4`, `C` (4/4) or `C|` (2/2) into a fraction of a whole note."""
+    text = text.strip()
+    if text == "C":
+        return Fraction(1)
+    if text == "C|":
+        return Fraction(1)
+    m = re.fullmatch(r"(\d+)/(\d+)", text)
+    if not m or int(m.group(2)) == 0 or int(m.group(1)) == 0:
+        raise AbcSyntaxError(f"not a fraction: {text!r}")
+    return Fraction(int(m.group(1)), int(m.group(2)))
+
+
+def default_unit(meter: str) -> str:
+    """The ABC standard's default unit length for a meter: 1/16 below 3/4, else 1/8."""
+    try:
+        return "1/16" if parse_fraction(meter) < Fraction(3, 4) else "1/8"
+    except AbcSyntaxError:
+        return "1/8"
+
+
+def _note_length(digits: str, slashes: str, denom: str) -> Fraction:
+    num = int(digits) if digits else 1
+    if not slashes:
+        return Fraction(num)
+    if denom:
+        return Fraction(num, int(denom) * 2 ** (len(slashes) - 1))
+    return Fraction(num, 2 ** len(slashes))
+
+
+def _length_ok(digits: str, slashes: str, denom: str, trailing: bool) -> bool:
+    """Whether a note length is one tunegen writes: 1-16 units, halved at most four times."""
+    if digits and (digits[0] == "0" or int(digits) > 16):
+        return False
+    if len(slashes) > 2 or (denom and len(slashes) != 1):
+        return False
+    return not denom or denom in ("2", "4", "8", "16") or (trailing and denom == "1")
+
+
+_TUPLET_TIME = {2: Fraction(3, 2), 3: Fraction(2, 3), 4: Fraction(3, 4), 6: Fraction(1, 3)}
+_BROKEN = {">": (Fraction(3, 2), Fraction(1, 2)), ">>": (Fraction(7, 4), Fraction(1, 4)),
+           "<": (Fraction(1, 2), Fraction(3, 2)), "<<": (Fraction(1, 4), Fraction(7, 4))}
+
+
+def bar_units(text: str, strict: bool = False, partial: bool = False) -> Fraction:
+    """Total length of the notes in `text` (one bar, no barlines) in unit lengths.
+
+    With `strict`, anything the scanner does not know raises AbcSyntaxError; with `partial` too, a
+    construct cut off by the end of the text (an accidental, `(`, an open chord) is no error, so a
+    half-written bar can be checked as it grows. Without `strict`, unknown characters are skipped.
+    """
+    total = Fraction(0)
+    i, n = 0, len(text)
+    tuplet_left, tuplet_scale, tuplet_scale_n = 0, Fraction(1), 0
+    pending_next = Fraction(1)  # broken-rhythm factor for the next note
+    last = Fraction(0)  # the previous note's length, for broken rhythm
+    note_end = -1  # where the previous note ended: broken rhythm and ties must follow at once
+
+    def bad(msg: str, cut_off: bool = False) -> None:
+        if strict and not (partial and cut_off):
+            raise AbcSyntaxError(msg)
+
+    while i < n:
+        ch = text[i]
+        if ch in " \t\n":
+            i += 1
+            continue
+        if ch == "-":
+            if note_end != i and text[i - 1:i] not in ("<", ">"):
+                bad("tie without a note")
+            if note_end == i:
+                note_end = i + 1  # "A-<B": broken rhythm may follow a tie
+            i += 1
+            continue
+        if ch == "(":
+            m = _TUPLET.match(text, i)
+            if tuplet_left and tuplet_left == int(tuplet_scale_n):
+                bad("tuplet inside a tuplet")
+            if not m or int(m.group(1)) not in _TUPLET_TIME:
+                bad(f"unsupported tuplet or slur at {text[i:i + 4]!r}", cut_off=i == n - 1)
+                i += 1
+                continue
+            tuplet_left, tuplet_scale = int(m.group(1)), _TUPLET_TIME[int(m.group(1))]
+            tuplet_scale_n = tuplet_left
+            i = m.end()
+            continue
+        if ch in "<>":
+            op = text[i:i + 2] if text[i:i + 2] in _BROKEN else ch
+            if note_end != i:
+                bad("broken rhythm without a note before it")
+            before, after = _BROKEN[op]
+            total += last * (before - 1)
+            pending_next = after
+            i += len(op)
+            continue
+        if ch == "[":
+            end = text.find("]", i)
+            if end < 0:
+                bad("unclosed chord", cut_off=re.fullmatch(r"\[([\^_=]*[A-Ga-g][',]*\d*/*\d*)*[\^_=]*",
+                                                          text[i:]) is not None)
+                return total
+            inner = text[i + 1:end]
+            m = _NOTE.match(inner)
+            if not m or not re.fullmatch(r"([\^_=]*[A-Ga-g][',]*\d*/*\d*)+", inner):
+                bad(f"bad chord {text[i:end + 1]!r}")
+                if not m:
+                    i = end + 1
+                    continue
+            length = _note_length(*m.group(2, 3, 4))
+            m2 = _LENGTH.match(text, end + 1)
+            if not _length_ok(*m2.groups(), trailing=m2.end() == n):
+                bad(f"odd chord length {text[i:m2.end()]!r}")
+            length *= _note_length(*m2.groups())
+            i = m2.end()
+        else:
+            m = _NOTE.match(text, i)
+            if not m:
+                bad(f"unexpected {ch!r}", cut_off=re.fullmatch(r"\^\^?|__?|=", text[i:]) is not None)
+                i += 1
+                continue
+            if not _length_ok(*m.group(2, 3, 4), trailing=m.end() == n):
+                bad(f"odd note length {m.group(0)!r}")
+            length = _note_length(*m.group(2, 3, 4))
+            i = m.end()
+        if partial and i == n:
+            length = Fraction(1, 16)  # it may still shrink ("A" -> "A/16"): count its shortest
+        if tuplet_left:
+            length *= tuplet_scale
+            tuplet_left -= 1
+        length *= pending_next
+        pending_next = Fraction(1)
+        total += length
+        last = length
+        note_end = i
+    return total
+
+
+def field_ok(name: str, value: str) -> bool:
+    """Whether a header field's value is one tunegen can use."""
+    if name in FIELD_VALUES:
+        return value in FIELD_VALUES[name]
+    return bool(value.strip())
+
+
+def split_header(text: str) -> tuple[dict[str, str], str]:
+    """Split a tune into its header fields (up to and including `K:`) and its body."""
+    fields: dict[str, str] = {}
+    lines = text.split("\n")
+    for idx, line in enumerate(lines):
+        m = re.match(r"([A-Za-z]):(.*)$", line)
+        if not m:
+            return fields, "\n".join(lines[idx:])
+        fields[m.group(1)] = m.group(2).strip()
+        if m.group(1) == "K":
+            return fields, "\n".join(lines[idx + 1:])
+    return fields, ""
+
+
+BARLINES = ("|", "||", "|]", "|:", ":|", "::", "|1", "|2", ":|2")
+_BARLINE_PREFIXES = frozenset(b[:i] for b in BARLINES for i in range(1, len(b) + 1))
+
+
+def split_bars(body: str) -> list[tuple[str, str]]:
+    """Split a body into (bar text, barline that closes it); the last barline may be ''."""
+    out: list[tuple[str, str]] = []
+    cur: list[str] = []
+    i = 0
+    while i < len(body):
+        if body[i] in _BARLINE_CHARS:
+            j = i + 1
+            while j < len(body) and body[i:j + 1] in _BARLINE_PREFIXES:
+                j += 1
+            out.append(("".join(cur), body[i:j]))
+            cur, i = [], j
+            continue
+        cur.append(body[i])
+        i += 1
+    out.append(("".join(cur), ""))
+    return out
+
+
+@dataclass
+class BarStats:
+    """How many inner bars of a tune have the length its meter asks for."""
+
+    full: int
+    inner: int
+
+    @property
+    def fraction(self) -> float:
+        return self.full / self.inner if self.inner else 1.0
+
+
+def bar_stats(fields: dict[str, str], body: str) -> BarStats:
+    """Count inner bars of full length; a bar split by a repeat (part end + pickup) counts whole."""
+    bar = parse_fraction(fields["M"]) / parse_fraction(fields["L"])
+    lengths = [bar_units(t, strict=True) for t, _ in split_bars(body) if t.strip()]
+    full = inner = 0
+    i = 1
+    while i < len(lengths) - 1:
+        inner += 1
+        if lengths[i] == bar:
+            full += 1
+        elif i + 1 < len(lengths) - 1 and lengths[i] + lengths[i + 1] == bar:
+            full += 1
+            i += 1
+        i += 1
+    return BarStats(full, inner)
+
+
+class BarGuide:
+    """Follows a tune as it is sampled and says which next characters keep it well formed.
+
+    In the header it keeps the fields in order and forces the ones the primer fixed. In the body a
+    barline may close a bar only when the bar is full (the first bar may be a pickup, and a part may
+    end short on a repeat if the next bar completes it), and no note may overflow its bar.
+    """
+
+    def __init__(self, fixed: dict[str, str] | None = None, body_primer: str = "") -> None:
+        self.fixed = dict(fixed or {})
+        self.body_primer = body_primer
+        self.fields: dict[str, str] = {}
+        self.in_body = False
+        self.bar_text = ""
+        self.bars = 0
+        self.bar_len = Fraction(0)
+        self.target = Fraction(0)
+        self._line = ""
+        self._barline: str | None = None
+        self._primed = False
+
+    def _next_fields(self) -> list[str]:
+        """Fields that may start the next header line: up to the first required or fixed one."""
+        done = [HEADER_FIELDS.index(f) for f in self.fields if f in HEADER_FIELDS]
+        out = []
+        for f in HEADER_FIELDS[max(done, default=-1) + 1:]:
+            out.append(f)
+            if f in REQUIRED_FIELDS or f in self.fixed:
+                break
+        return out
+
+    def forced(self) -> str:
+        """Text that must come next whatever the model says ('' when the model may choose)."""
+        if not self.in_body:
+            if self._line == "":
+                nxt = self._next_fields()
+                if len(nxt) == 1:
+                    f = nxt[0]
+                    return f"{f}:{self.fixed[f]}\n" if f in self.fixed else f"{f}:"
+            return ""
+        if not self._primed:
+            self._primed = True
+            return self.body_primer
+        return ""
+
+    def expand(self, ch: str) -> str:
+        """The text a sampled character stands for (a fixed header field expands to its line)."""
+        if not self.in_body and self._line == "" and ch in self.fixed:
+            return f"{ch}:{self.fixed[ch]}\n"
+        if not self.in_body and self._line == "":
+            return ch + ":"
+        return ch
+
+    def allows(self, ch: str) -> bool:
+        """Whether `ch` may come next."""
+        if not self.in_body:
+            if self._line == "":
+                return ch in self._next_fields()
+            name, value = self._line[0], self._line[2:]
+            if ch == "\n":
+                return field_ok(name, value)
+            if name in _FIELD_PREFIXES:
+                return value + ch in _FIELD_PREFIXES[name]
+            return ch in _RHYTHM_CHARS and len(value) < 16
+        if self._barline is not None:
+            if self._barline + ch in _BARLINE_PREFIXES:
+                return True
+            if self._barline not in BARLINES:
+                return False
+        if ch in " \n":
+            prev = self.bar_text[-1:] or ("|" if self._barline else "\n")
+            if prev in " \n" or (ch == "\n" and self.bars == 0 and not self.bar_text):
+                return False
+            if _OPEN_TUPLET.search(self.bar_text):
+                return False
+        elif ch in _BARLINE_CHARS:
+            try:
+                units = bar_units(self.bar_text, strict=True)
+            except AbcSyntaxError:
+                return False
+            if units == 0:
+                return False
+            if units == self.target or (self.bars == 0 and units < self.bar_len):
+                return True
+            # a part may end short on a repeat; the next bar then completes it
+            return ch == ":" and self.target == self.bar_len and self.bar_len / 2 <= units
+        try:
+            return bar_units(self.bar_text + ch, strict=True, partial=True) <= self.target
+        except AbcSyntaxError:
+            return False
+
+    def can_end(self) -> bool:
+        """Whether the tune may end here: in the body, on a finished barline, after two bars."""
+        if not self.in_body or self.bars < 2:
+            return False
+        if self._barline is not None:
+            return self._barline in BARLINES
+        try:
+            return bar_units(self.bar_text, strict=True) == self.target == self.bar_len
+        except AbcSyntaxError:
+            return False
+
+    def push(self, text: str) -> None:
+        """Record text of the tune, one character at a time."""
+        for ch in text:
+            self._push(ch)
+
+    def _push(self, ch: str) -> None:
+        if not self.in_body:
+            if ch != "\n":
+                self._line += ch
+                return
+            m = re.match(r"([A-Za-z]):(.*)$", self._line)
+            self._line = ""
+            if m:
+                self.fields[m.group(1)] = m.group(2).strip()
+                if m.group(1) == "K":
+                    self._start_body()
+            return
+        if self._barline is not None:
+            if self._barline + ch in _BARLINE_PREFIXES:
+                self._barline += ch
+                return
+            self._barline = None
+        if ch in _BARLINE_CHARS:
+            self._close_bar()
+            self._barline = ch
+            return
+        self.bar_text += ch
+
+    def _start_body(self) -> None:
+        self.in_body = True
+        try:
+            meter = parse_fraction(self.fields.get("M", "4/4"))
+        except AbcSyntaxError:
+            meter = Fraction(1)
+        try:
+            unit = parse_fraction(self.fields.get("L") or default_unit(self.fields.get("M", "")))
+        except AbcSyntaxError:
+            unit = Fraction(1, 8)
+        self.bar_len = self.target = meter / unit
+
+    def _close_bar(self) -> None:
+        units = bar_units(self.bar_text)
+        if self.bars > 0 and units < self.target:
+            self.target -= units  # the next bar completes this one
+        else:
+            self.target = self.bar_len
+        self.bars += 1
+        self.bar_text = ""

@@ -1,0 +1,244 @@
+"""The `tunegen` command line: play, generate, models, train, export."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .errors import TunegenError
+
+app = typer.Typer(
+    help="Generate and play new tunes offline from small quantized LSTM models.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+train_app = typer.Typer(help="Train a model on a corpus (needs the `train` extra).",
+                        no_args_is_help=True)
+app.add_typer(train_app, name="train")
+
+OUT_SUFFIXES = (".abc", ".mid", ".midi", ".wav")
+
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Shipped model name or path to a .tflite/.json.")]
+SeedOpt = Annotated[Optional[int], typer.Option("--seed", "-s", help="Same seed and settings, same tune. Random if not given.")]
+TempOpt = Annotated[Optional[float], typer.Option("--temperature", "-t", help="Below 1 is safer, above 1 wilder. Model default if not given.")]
+TopKOpt = Annotated[Optional[int], typer.Option("--top-k", help="Sample only from the K likeliest symbols (0: off).")]
+TopPOpt = Annotated[Optional[float], typer.Option("--top-p", help="Sample only from the likeliest symbols holding this much probability.")]
+PrimerOpt = Annotated[str, typer.Option("--primer", "-p", help="Header fields like 'M:6/8 K:Dmix', and/or the opening bars to continue.")]
+CountOpt = Annotated[int, typer.Option("--count", "-n", help="How many tunes.")]
+MaxLenOpt = Annotated[Optional[int], typer.Option("--max-length", help="Most characters per tune.")]
+SoundFontOpt = Annotated[Optional[Path], typer.Option("--soundfont", help="General MIDI .sf2 to render with (default: the system's).")]
+BpmOpt = Annotated[Optional[float], typer.Option("--bpm", help="Tempo in quarter notes per minute (model default if not given).")]
+ProgramOpt = Annotated[Optional[int], typer.Option("--program", help="General MIDI program 0-127 (model default if not given).")]
+
+
+def _fail(message: str, code: int = 1):
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _version(value: bool):
+    if value:
+        from tunegen import __version__
+
+        typer.echo(f"tunegen {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Show the version and exit.")] = False):
+    """Generate and play new tunes offline from small quantized LSTM models."""
+
+
+def _check_outputs(outs: list[Path]) -> None:
+    for out in outs:
+        if out.suffix.lower() not in OUT_SUFFIXES:
+            _fail(f"cannot write {out}: the suffix picks the format, one of {', '.join(OUT_SUFFIXES)}")
+        if not out.parent.exists():
+            _fail(f"cannot write {out}: folder {out.parent} does not exist")
+
+
+def _numbered(path: Path, index: int, count: int) -> Path:
+    return path if count == 1 else path.with_name(f"{path.stem}-{index + 1}{path.suffix}")
+
+
+def _run(model, seed, temperature, top_k, top_p, primer, count, max_length, soundfont, bpm,
+         program, outs: list[Path], play: bool) -> None:
+    from .generate import Options, generate
+    from .model import load_model
+    from .render import SAMPLE_RATE, find_soundfont, midi_bytes, synthesize, wav_bytes, write_file
+    from .score import parse_abc
+
+    _check_outputs(outs)
+    wants_audio = play or any(o.suffix.lower() == ".wav" for o in outs)
+    sf2 = find_soundfont(soundfont) if wants_audio else None
+    if program is not None and not 0 <= program <= 127:
+        _fail(f"--program must be 0-127 (got {program})")
+    if bpm is not None and not 20 <= bpm <= 400:
+        _fail(f"--bpm must be 20-400 (got {bpm})")
+    m = load_model(model)
+    render = m.manifest.render
+    bpm = bpm or render.get("bpm", 120)
+    program = render.get("program", 0) if program is None else program
+
+    def validate(tune):
+        tune.score, problem = parse_abc(tune.document())
+        return problem
+
+    opts = Options(temperature, top_k, top_p, seed, primer, max_length, count)
+    tunes = generate(m, opts, validate)
+    resampled = sum(t.resampled for t in tunes)
+    if resampled:
+        typer.echo(f"resampled {resampled} tune(s) that did not parse", err=True)
+    abc_outs = [o for o in outs if o.suffix.lower() == ".abc"]
+    for o in abc_outs:
+        write_file(o, "\n".join(t.document(i + 1) for i, t in enumerate(tunes)).encode())
+        typer.echo(f"wrote {o}")
+    for i, tune in enumerate(tunes):
+        if play or not abc_outs:
+            typer.echo(tune.document(i + 1))
+        audio = synthesize(tune.score, sf2, program, bpm) if wants_audio else None
+        for o in outs:
+            suffix = o.suffix.lower()
+            if suffix in (".mid", ".midi"):
+                write_file(_numbered(o, i, count), midi_bytes(tune.score, bpm, program))
+            elif suffix == ".wav":
+                write_file(_numbered(o, i, count), wav_bytes(audio))
+            else:
+                continue
+            typer.echo(f"wrote {_numbered(o, i, count)}")
+        if play:
+            from .playback import NoAudioDevice
+            from .playback import play as play_audio
+
+            seconds = len(audio) / SAMPLE_RATE
+            try:
+                typer.echo(f"playing tune {i + 1} of {count} ({seconds:.0f} s)...", err=True)
+                device = play_audio(audio, SAMPLE_RATE)
+                typer.echo(f"played on {device}", err=True)
+            except NoAudioDevice as e:
+                if any(o.suffix.lower() == ".wav" for o in outs):
+                    typer.echo(f"{e}; the tune is in the WAV written above", err=True)
+                    continue
+                fallback = Path(f"tune-{tune.seed}" + (f"-{i + 1}" if count > 1 else "") + ".wav")
+                write_file(fallback, wav_bytes(audio))
+                typer.echo(f"{e}; wrote {fallback} instead", err=True)
+
+
+@app.command()
+def play(
+    model: ModelOpt = "folk", seed: SeedOpt = None, temperature: TempOpt = None, top_k: TopKOpt = None,
+    top_p: TopPOpt = None, primer: PrimerOpt = "", count: CountOpt = 1, max_length: MaxLenOpt = None,
+    soundfont: SoundFontOpt = None, bpm: BpmOpt = None, program: ProgramOpt = None,
+    out: Annotated[Optional[list[Path]], typer.Option("--out", "-o", help="Also write the tune: .abc, .mid or .wav (repeatable).")] = None,
+):
+    """Generate a new tune and play it (writes a WAV when there is no audio device)."""
+    _run(model, seed, temperature, top_k, top_p, primer, count, max_length, soundfont, bpm, program,
+         out or [], play=True)
+
+
+@app.command()
+def generate(
+    out: Annotated[list[Path], typer.Option("--out", "-o", help="Write the tune: .abc, .mid or .wav by suffix (repeatable).")],
+    model: ModelOpt = "folk", seed: SeedOpt = None, temperature: TempOpt = None, top_k: TopKOpt = None,
+    top_p: TopPOpt = None, primer: PrimerOpt = "", count: CountOpt = 1, max_length: MaxLenOpt = None,
+    soundfont: SoundFontOpt = None, bpm: BpmOpt = None, program: ProgramOpt = None,
+):
+    """Generate new tunes and write them to files (ABC, MIDI, WAV)."""
+    _run(model, seed, temperature, top_k, top_p, primer, count, max_length, soundfont, bpm, program,
+         out, play=False)
+
+
+@app.command()
+def models():
+    """List the shipped models."""
+    from .manifest import Manifest
+    from .model import DEFAULT_MODEL, shipped_models
+
+    found = shipped_models()
+    if not found:
+        typer.echo("no shipped models")
+    for name, path in found.items():
+        try:
+            m = Manifest.load(path)
+        except TunegenError as e:
+            typer.echo(f"{name}: broken ({e})")
+            continue
+        size = (path.parent / m.tflite).stat().st_size / 1e6 if (path.parent / m.tflite).exists() else 0
+        bits = m.provenance.get("valid_bits_per_char")
+        default = " (default)" if name == DEFAULT_MODEL else ""
+        typer.echo(f"{name}{default}: {m.kind}, {len(m.layers)}x LSTM {m.layers[0]}, {m.quantization}, "
+                   f"{size:.1f} MB, {bits} bits/char on {m.provenance.get('valid_tunes')} validation tunes "
+                   f"({m.provenance.get('corpus')})")
+
+
+def _train_import():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        _fail("training and export need TensorFlow: pip install 'tunegen[train]'")
+
+
+@train_app.command("abc")
+def train_abc(
+    corpus: Annotated[str, typer.Argument(help="ABC file, folder, or music21 collections (comma-separated), e.g. oneills1850,ryansMammoth,airdsAirs.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkpoints, vocabulary, config, model.")],
+    layers: Annotated[int, typer.Option(help="Stacked LSTM layers.")] = 2,
+    units: Annotated[int, typer.Option(help="Units per LSTM layer.")] = 384,
+    embedding: Annotated[int, typer.Option(help="Embedding size.")] = 64,
+    dropout: Annotated[float, typer.Option(help="Dropout after each LSTM layer.")] = 0.15,
+    epochs: Annotated[int, typer.Option(help="Most passes over the training tunes.")] = 40,
+    max_steps: Annotated[Optional[int], typer.Option(help="Stop after this many batches in all.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = 64,
+    seq_len: Annotated[int, typer.Option(help="Characters per training window.")] = 128,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 2e-3,
+    patience: Annotated[int, typer.Option(help="Stop after this many epochs without validation gain.")] = 3,
+    seed: Annotated[int, typer.Option(help="Random seed for weights and shuffling.")] = 0,
+):
+    """Train the char-level LSTM on ABC tunes; run again with the same options to resume."""
+    _train_import()
+    from tunegen.training.train import TrainConfig, train
+
+    cfg = TrainConfig(corpus=corpus, embedding=embedding, units=units, layers=layers, dropout=dropout,
+                      epochs=epochs, max_steps=max_steps, batch_size=batch_size, seq_len=seq_len, lr=lr,
+                      patience=patience, seed=seed)
+    if min(layers, units, embedding, epochs, batch_size, seq_len) < 1 or not 0 <= dropout < 1 or lr <= 0:
+        _fail("sizes, epochs, batch size and sequence length must be positive, dropout in [0, 1), lr > 0")
+    try:
+        train(cfg, out)
+    except KeyboardInterrupt:
+        typer.echo(f"\ninterrupted: finished epochs are saved in {out}; run the same command to resume",
+                   err=True)
+        raise typer.Exit(130) from None
+    except ValueError as e:
+        _fail(str(e))
+
+
+@app.command("export")
+def export_cmd(
+    run: Annotated[Path, typer.Argument(help="A training run folder.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Model path without suffix, e.g. models/folk.")],
+):
+    """Export a trained run as int8 and float single-step TFLite models with manifests."""
+    _train_import()
+    from tunegen.export.export import export_run
+
+    export_run(run, out.with_suffix("") if out.suffix in (".tflite", ".json") else out)
+
+
+def main() -> None:
+    """Entry point: user mistakes become one line and exit code 1, never a traceback."""
+    try:
+        app()
+    except TunegenError as e:
+        typer.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    except BrokenPipeError:
+        sys.exit(1)

@@ -1,0 +1,163 @@
+"""Sampling whole tunes from a step model: primer, meter-aware sampling, end marker, validity."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .abc import HEADER_FIELDS, BarGuide
+from .errors import PrimerError, TunegenError
+from .model import StepModel
+from .sampler import choose, distribution
+
+MAX_ATTEMPTS = 20
+
+
+@dataclass
+class Options:
+    """Sampling settings; None means the model's default from its manifest."""
+
+    temperature: float | None = None
+    top_k: int | None = None
+    top_p: float | None = None
+    seed: int | None = None
+    primer: str = ""
+    max_length: int | None = None
+    count: int = 1
+
+    def resolved(self, defaults: dict) -> Options:
+        out = Options(**self.__dict__)
+        for name in ("temperature", "top_k", "top_p", "max_length"):
+            if getattr(out, name) is None:
+                setattr(out, name, defaults.get(name, Options.FALLBACK[name]))
+        if out.seed is None:
+            out.seed = int(np.random.default_rng().integers(0, 2**31))
+        if not out.temperature > 0:
+            raise TunegenError(f"temperature must be above 0 (got {out.temperature})")
+        if not 0 < out.top_p <= 1:
+            raise TunegenError(f"top-p must be in (0, 1] (got {out.top_p})")
+        if out.top_k < 0:
+            raise TunegenError(f"top-k must be 0 (off) or more (got {out.top_k})")
+        if out.max_length < 16:
+            raise TunegenError(f"max length must be at least 16 characters (got {out.max_length})")
+        if out.count < 1:
+            raise TunegenError(f"count must be at least 1 (got {out.count})")
+        return out
+
+
+Options.FALLBACK = {"temperature": 0.8, "top_k": 0, "top_p": 0.95, "max_length": 2000}
+
+
+@dataclass
+class Tune:
+    """One generated tune: its ABC (header and body), the seed that makes it again, and how it went."""
+
+    abc: str
+    seed: int
+    index: int
+    model: str
+    resampled: int = 0
+    tokens: int = 0
+    mean_logprob: float = 0.0
+    ended: bool = True
+    score: object = field(default=None, repr=False)
+
+    def document(self, number: int = 1) -> str:
+        """A complete ABC tune with reference number and title."""
+        title = f"tunegen {self.model} seed {self.seed}" + (f" #{self.index + 1}" if self.index else "")
+        return f"X:{number}\nT:{title}\n{self.abc}\n"
+
+
+def parse_primer(primer: str, vocab) -> tuple[dict[str, str], str]:
+    """Split a primer into header fields to fix and opening music to continue."""
+    fixed: dict[str, str] = {}
+    body = ""
+    text = primer.replace("\\n", "\n").strip()
+    fields_done = False
+    for line in text.split("\n"):
+        line = line.strip()
+        found = list(re.finditer(r"([A-Za-z]):\s*(\S+)", line)) if not fields_done else []
+        if found and re.fullmatch(r"(\s*[A-Za-z]:\s*\S+)+\s*", line):
+            for m in found:
+                name, value = m.group(1), m.group(2)
+                if name not in HEADER_FIELDS:
+                    raise PrimerError(f"primer field {name}: is not one the model uses "
+                                      f"({', '.join(HEADER_FIELDS)}); drop it")
+                fixed[name] = value
+            continue
+        fields_done = True
+        body += line + "\n"
+    body = body.strip()
+    body = body + " " if body and not body.endswith("|") else body
+    bad = vocab.unknown("".join(fixed.values()) + body)
+    if bad:
+        raise PrimerError(f"primer has characters the model never saw: {' '.join(repr(c) for c in bad)}; "
+                          "remove or replace them")
+    return fixed, body
+
+
+def sample_tune(model: StepModel, opts: Options, rng: np.random.Generator,
+                fixed: dict[str, str], body: str) -> tuple[str, int, float, bool]:
+    """Sample one tune's text; returns (text, tokens, mean log-prob per sampled token, ended)."""
+    vocab = model.manifest.vocab
+    tokens, end = vocab.tokens, vocab.end
+    guide = BarGuide(fixed, body)
+    state = model.zero_state()
+    logits, state = model.step(np.array([vocab.start]), state)
+    text: list[str] = []
+    logp, sampled = 0.0, 0
+
+    def feed(s: str):
+        nonlocal logits, state
+        for ch in s:
+            guide.push(ch)
+            text.append(ch)
+            logits, state = model.step(np.array([vocab.index(ch)]), state)
+
+    def allowed(i: int) -> bool:
+        return guide.can_end() if i == end else i > 2 and guide.allows(tokens[i])
+
+    while len(text) < opts.max_length:
+        forced = guide.forced()
+        if forced:
+            feed(forced)
+            continue
+        row = logits[0]
+        i = choose(distribution(row, opts.temperature, opts.top_k, opts.top_p), rng, allowed)
+        if i < 0:  # the filtered choices were all refused: take the model's best allowed one
+            i = choose(distribution(row, 1.0), rng, allowed)
+        if i < 0:
+            break
+        z = row.astype(np.float64)
+        logp += float(z[i] - z.max() - np.log(np.exp(z - z.max()).sum()))
+        sampled += 1
+        if i == end:
+            return "".join(text), len(text), logp / sampled, True
+        feed(guide.expand(tokens[i]))
+    return "".join(text), len(text), logp / max(sampled, 1), False
+
+
+def generate(model: StepModel, opts: Options, validate=None, progress=None) -> list[Tune]:
+    """Generate `opts.count` tunes. `validate(tune)` returns a reason the tune is unusable or None;
+    unusable tunes are resampled (at most MAX_ATTEMPTS times each) and counted."""
+    opts = opts.resolved(model.manifest.sampling)
+    fixed, body = parse_primer(opts.primer, model.manifest.vocab)
+    tunes = []
+    for index in range(opts.count):
+        for attempt in range(MAX_ATTEMPTS):
+            rng = np.random.default_rng([opts.seed, index, attempt])
+            text, n, lp, ended = sample_tune(model, opts, rng, fixed, body)
+            tune = Tune(text.strip(), opts.seed, index, model.manifest.name, attempt, n, lp, ended)
+            if not ended and n < opts.max_length:
+                continue  # sampling reached a dead end: no character could follow
+            if validate is None or validate(tune) is None:
+                break
+        else:
+            raise TunegenError(f"no valid tune after {MAX_ATTEMPTS} attempts; "
+                               "try a lower --temperature or another --seed")
+        tunes.append(tune)
+        if progress:
+            progress()
+    return tunes

@@ -1,0 +1,116 @@
+"""Loading a model (a `.tflite` and its manifest) and stepping it one token at a time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelError
+from .interpreter import interpreter_class
+from .manifest import Manifest, sha256_file
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+DEFAULT_MODEL = "folk"
+
+
+def shipped_models() -> dict[str, Path]:
+    """Shipped model names and their manifests."""
+    return {p.stem: p for p in sorted(MODELS_DIR.glob("*.json"))}
+
+
+def resolve(model: str | Path) -> Path:
+    """The manifest path for a model name (from `models/`), a `.json`, a `.tflite` or a folder."""
+    path = Path(model).expanduser()
+    if path.suffix == ".tflite":
+        path = path.with_suffix(".json")
+    elif path.is_dir():
+        found = sorted(path.glob("*.json"))
+        if len(found) != 1:
+            raise ModelError(f"{path}: expected one model manifest (.json) in the folder, found {len(found)}")
+        path = found[0]
+    if path.suffix == ".json":
+        if not path.exists():
+            raise ModelError(f"{path}: no such model manifest")
+        return path
+    shipped = shipped_models()
+    if str(model) in shipped:
+        return shipped[str(model)]
+    raise ModelError(
+        f"unknown model {str(model)!r}; shipped models: {', '.join(shipped) or 'none'} "
+        "(or give a path to a .tflite with its .json beside it)"
+    )
+
+
+class StepModel:
+    """A loaded step graph: call `step(tokens, state)` to get logits and the next state."""
+
+    def __init__(self, manifest: Manifest, path: Path, num_threads: int | None = None) -> None:
+        self.manifest, self.path = manifest, path
+        cls, self.package = interpreter_class()
+        try:
+            self.interpreter = cls(model_path=str(path), num_threads=num_threads)
+        except ValueError as e:
+            raise ModelError(f"{path}: the interpreter ({self.package}) refused the model: {e}") from None
+        sig = self.interpreter._get_full_signature_list()["serving_default"]
+        want_in, want_out = manifest.inputs, manifest.outputs
+        try:
+            self._in = {k: sig["inputs"][name] for k, name in want_in.items()}
+            self._out = {k: sig["outputs"][name] for k, name in want_out.items()}
+        except KeyError as e:
+            raise ModelError(f"{path}: the graph has no tensor {e} named in its manifest") from None
+        self.layers = len(manifest.layers)
+        self.batch = 0
+        self.resize(1)
+
+    def resize(self, batch: int) -> None:
+        """Step `batch` sequences at once (each step reads the weights once for all of them)."""
+        if batch == self.batch:
+            return
+        self.interpreter.resize_tensor_input(self._in["token"], [batch])
+        for i, units in enumerate(self.manifest.layers):
+            for kind in "hc":
+                self.interpreter.resize_tensor_input(self._in[f"{kind}{i}"], [batch, units])
+        self.interpreter.allocate_tensors()
+        self.batch = batch
+
+    def zero_state(self, batch: int = 1) -> list[np.ndarray]:
+        """Zeroed (h, c) for every layer, in manifest order h0, c0, h1, c1, ..."""
+        return [np.zeros((batch, u), np.float32) for u in self.manifest.layers for _ in "hc"]
+
+    def step(self, tokens: np.ndarray, state: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Feed one token per sequence; returns logits [batch, vocab] and the new state."""
+        it = self.interpreter
+        tokens = np.asarray(tokens, np.int32).reshape(-1)
+        self.resize(len(tokens))
+        it.set_tensor(self._in["token"], tokens)
+        for i in range(self.layers):
+            it.set_tensor(self._in[f"h{i}"], state[2 * i])
+            it.set_tensor(self._in[f"c{i}"], state[2 * i + 1])
+        it.invoke()
+        new = []
+        for i in range(self.layers):
+            new.append(it.get_tensor(self._out[f"h{i}"]))
+            new.append(it.get_tensor(self._out[f"c{i}"]))
+        return it.get_tensor(self._out["logits"]), new
+
+
+def load_model(model: str | Path = DEFAULT_MODEL, num_threads: int | None = None,
+               verify: bool = True) -> StepModel:
+    """Load a model by shipped name or path, verifying the `.tflite` against its manifest's sha256."""
+    manifest_path = resolve(model)
+    manifest = Manifest.load(manifest_path)
+    tflite = manifest_path.parent / manifest.tflite
+    if not tflite.exists():
+        raise ModelError(f"{tflite}: model file missing (named by {manifest_path})")
+    if verify:
+        actual = sha256_file(tflite)
+        if actual != manifest.sha256:
+            raise ModelError(
+                f"{tflite}: checksum does not match its manifest (file {actual[:12]}…, "
+                f"manifest {manifest.sha256[:12]}…); the file is damaged or was replaced: "
+                "re-export or reinstall it"
+            )
+    if not manifest.name:
+        manifest.name = manifest_path.stem
+    return StepModel(manifest, tflite, num_threads)

@@ -1,0 +1,194 @@
+"""The training loop: tune-aligned windows, a progress bar, a checkpoint and validation bits/char
+every epoch, resume after an interruption, early stopping on validation."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from tunegen.runtime.manifest import write_atomic
+from tunegen.runtime.vocab import Vocabulary
+
+from .corpus import load_corpus
+from .model import ModelConfig, build_model
+from .windows import bits_per_char, length_batches, padded_tunes, tune_windows
+
+# Options that may change between a run and its resumption; any other change is a new run.
+_RESUMABLE = {"epochs", "max_steps", "patience"}
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run; saved in the run folder as `config.json`."""
+
+    corpus: str
+    embedding: int = 64
+    units: int = 384
+    layers: int = 2
+    dropout: float = 0.15
+    epochs: int = 40
+    max_steps: int | None = None
+    batch_size: int = 64
+    seq_len: int = 128
+    lr: float = 2e-3
+    patience: int = 3
+    valid_percent: int = 10
+    max_chars: int = 3000
+    seed: int = 0
+
+
+@dataclass
+class RunState:
+    """Progress of a run, rewritten after every epoch (`state.json`)."""
+
+    epoch: int = 0
+    steps: int = 0
+    best_bits: float | None = None
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    finished: bool = False
+    history: list[dict] = field(default_factory=list)
+
+
+def _json(path: Path, obj) -> None:
+    write_atomic(path, (json.dumps(obj, indent=1) + "\n").encode())
+
+
+def _save_keras(model, path: Path) -> None:
+    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def evaluate_bits(model, tunes: list[str], vocab: Vocabulary, batch: int = 32) -> float:
+    """Bits per character of `tunes`, each read whole from its start token (full context)."""
+    total, count = 0.0, 0
+    for x, y, mask in length_batches(padded_tunes(tunes, vocab), batch):
+        logits = np.asarray(model.predict_on_batch(x))
+        s, n = bits_per_char(logits, y, mask)
+        total, count = total + s, count + n
+    return total / max(count, 1)
+
+
+def device_line() -> str:
+    """One line saying where training runs."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        return f"training on {len(gpus)} GPU(s): {', '.join(g.name for g in gpus)}"
+    return "no GPU found: training on the CPU (slower; sizes and steps as configured)"
+
+
+def train(cfg: TrainConfig, out: Path, console=None) -> RunState:
+    """Train (or resume) a run in `out`; returns the final state. Raises CorpusError on bad data."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    console = console or Console()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    state_path, ckpt_path, best_path = out / "state.json", out / "checkpoint.keras", out / "model.keras"
+
+    corpus = load_corpus(cfg.corpus, cfg.valid_percent, cfg.max_chars)
+    console.print(f"corpus: {corpus.summary()}")
+    vocab = Vocabulary.from_texts(corpus.train + corpus.valid)
+    mcfg = ModelConfig(len(vocab), cfg.embedding, cfg.units, cfg.layers, cfg.dropout)
+
+    import keras
+
+    state = RunState()
+    if state_path.exists() and ckpt_path.exists():
+        old = json.loads((out / "config.json").read_text())
+        changed = {k for k, v in asdict(cfg).items() if old["train"].get(k) != v} - _RESUMABLE
+        if changed or old["vocab"] != list(vocab.tokens):
+            raise ValueError(
+                f"{out} holds a run with other settings ({', '.join(sorted(changed)) or 'vocabulary'}); "
+                "use a new --out folder, or the same options to resume"
+            )
+        state = RunState(**json.loads(state_path.read_text()))
+        model = keras.models.load_model(ckpt_path)
+        console.print(f"resuming {out} after epoch {state.epoch} ({state.steps} steps)")
+    else:
+        keras.utils.set_random_seed(cfg.seed)
+        model = build_model(mcfg)
+        model.compile(optimizer=keras.optimizers.Adam(cfg.lr, clipnorm=1.0),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      jit_compile=False)  # XLA made CPU training slower, not faster
+    _json(out / "config.json", {"train": asdict(cfg), "model": mcfg.to_dict(),
+                                "vocab": list(vocab.tokens), "tokenizer": "abc-char-1"})
+    _json(out / "vocab.json", list(vocab.tokens))
+    _json(out / "corpus.json", {"spec": cfg.corpus, "files": corpus.files, "train": len(corpus.train),
+                                "valid": len(corpus.valid), "skipped": dict(corpus.skipped)})
+    _json(out / "valid.json", corpus.valid)
+    console.print(device_line())
+    console.print(f"model: {model.count_params():,} parameters "
+                  f"(embedding {cfg.embedding}, {cfg.layers}x LSTM {cfg.units}, vocab {len(vocab)})")
+
+    x, y, w = tune_windows(corpus.train, vocab, cfg.seq_len)
+    per_epoch = math.ceil(len(x) / cfg.batch_size)
+
+    class _Bar(keras.callbacks.Callback):
+        def __init__(self, progress, task):
+            super().__init__()
+            self.progress, self.task = progress, task
+
+        def on_train_batch_end(self, batch, logs=None):
+            loss = (logs or {}).get("loss")
+            self.progress.update(self.task, advance=1,
+                                 loss=f"{float(loss) / math.log(2):.3f}" if loss is not None else "")
+
+    while not state.finished and state.epoch < cfg.epochs:
+        steps = per_epoch if cfg.max_steps is None else min(per_epoch, cfg.max_steps - state.steps)
+        if steps <= 0:
+            break
+        order = np.random.default_rng(cfg.seed + state.epoch).permutation(len(x))[:steps * cfg.batch_size]
+        with Progress(TextColumn(f"epoch {state.epoch + 1}/{cfg.epochs}"), BarColumn(),
+                      MofNCompleteColumn(), TextColumn("train {task.fields[loss]} bits/char"),
+                      TimeRemainingColumn(), console=console, transient=True) as progress:
+            task = progress.add_task("train", total=steps, loss="")
+            hist = model.fit(x[order], y[order], sample_weight=w[order], batch_size=cfg.batch_size,
+                             epochs=1, shuffle=False, verbose=0, callbacks=[_Bar(progress, task)])
+        train_loss = float(hist.history["loss"][-1])
+        bits = evaluate_bits(model, corpus.valid, vocab)
+        state.epoch += 1
+        state.steps += steps
+        state.history.append({"epoch": state.epoch, "steps": state.steps, "valid_bits": bits,
+                              "train_loss": train_loss})
+        improved = state.best_bits is None or bits < state.best_bits - 1e-3
+        if improved:
+            state.best_bits, state.best_epoch, state.bad_epochs = bits, state.epoch, 0
+            _save_keras(model, best_path)
+        else:
+            state.bad_epochs += 1
+        _save_keras(model, ckpt_path)
+        if state.bad_epochs >= cfg.patience:
+            state.finished = True
+            console.print(f"stopping early: no gain for {cfg.patience} epochs")
+        if cfg.max_steps is not None and state.steps >= cfg.max_steps:
+            state.finished = True
+        if state.epoch >= cfg.epochs:
+            state.finished = True
+        _json(state_path, asdict(state))
+        console.print(f"epoch {state.epoch}: {state.steps} steps, validation {bits:.4f} bits/char"
+                      + (" (best)" if improved else ""))
+    if state.finished and not best_path.exists():
+        shutil.copy(ckpt_path, best_path)
+    _json(out / "summary.json", {"valid_bits": state.best_bits, "epoch": state.best_epoch,
+                                 "steps": state.steps,
+                                 "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    console.print(f"done: best validation {state.best_bits:.4f} bits/char at epoch {state.best_epoch}; "
+                  f"model in {best_path}")
+    return state

@@ -81,7 +81,7 @@ def export_run(run: Path, out: Path, variants: tuple[str, ...] = ("dynamic-int8"
             with Progress(console=console, transient=True) as progress:
                 task = progress.add_task(f"checking {variant} step graph", total=total)
                 bits = step_bits(StepModel(manifest, tmp), valid, vocab,
-                                 progress=lambda: progress.advance(task, 64))
+                                 progress=lambda t=task: progress.advance(t, 64))
         worse = (bits - keras_bits) / keras_bits
         console.print(f"{variant}: {bits:.4f} bits/char through the step graph vs Keras "
                       f"{keras_bits:.4f} ({worse:+.3%}, bound {BOUNDS[variant]:.1%}); "

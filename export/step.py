@@ -32,7 +32,7 @@ def build_step_model(trained, layers: int, units: int):
     dense = keras.layers.Dense(dense_src.units, name="logits")
     outputs["logits"] = dense(x)
     inputs = {"token": token}
-    for (h, c), (hn, cn) in zip(states, state_names(layers)):
+    for (h, c), (hn, cn) in zip(states, state_names(layers), strict=True):
         inputs[hn], inputs[cn] = h, c
     model = keras.Model(inputs, outputs, name="tunegen_step")
     emb.set_weights(emb_src.get_weights())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -25,16 +25,16 @@ app.add_typer(train_app, name="train")
 OUT_SUFFIXES = (".abc", ".mid", ".midi", ".wav")
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Shipped model name or path to a .tflite/.json.")]
-SeedOpt = Annotated[Optional[int], typer.Option("--seed", "-s", help="Same seed and settings, same tune. Random if not given.")]
-TempOpt = Annotated[Optional[float], typer.Option("--temperature", "-t", help="Below 1 is safer, above 1 wilder. Model default if not given.")]
-TopKOpt = Annotated[Optional[int], typer.Option("--top-k", help="Sample only from the K likeliest symbols (0: off).")]
-TopPOpt = Annotated[Optional[float], typer.Option("--top-p", help="Sample only from the likeliest symbols holding this much probability.")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", "-s", help="Same seed and settings, same tune. Random if not given.")]
+TempOpt = Annotated[float | None, typer.Option("--temperature", "-t", help="Below 1 is safer, above 1 wilder. Model default if not given.")]
+TopKOpt = Annotated[int | None, typer.Option("--top-k", help="Sample only from the K likeliest symbols (0: off).")]
+TopPOpt = Annotated[float | None, typer.Option("--top-p", help="Sample only from the likeliest symbols holding this much probability.")]
 PrimerOpt = Annotated[str, typer.Option("--primer", "-p", help="Header fields like 'M:6/8 K:Dmix', and/or the opening bars to continue.")]
 CountOpt = Annotated[int, typer.Option("--count", "-n", help="How many tunes.")]
-MaxLenOpt = Annotated[Optional[int], typer.Option("--max-length", help="Most characters per tune.")]
-SoundFontOpt = Annotated[Optional[Path], typer.Option("--soundfont", help="General MIDI .sf2 to render with (default: the system's).")]
-BpmOpt = Annotated[Optional[float], typer.Option("--bpm", help="Tempo in quarter notes per minute (model default if not given).")]
-ProgramOpt = Annotated[Optional[int], typer.Option("--program", help="General MIDI program 0-127 (model default if not given).")]
+MaxLenOpt = Annotated[int | None, typer.Option("--max-length", help="Most characters per tune.")]
+SoundFontOpt = Annotated[Path | None, typer.Option("--soundfont", help="General MIDI .sf2 to render with (default: the system's).")]
+BpmOpt = Annotated[float | None, typer.Option("--bpm", help="Tempo in quarter notes per minute (model default if not given).")]
+ProgramOpt = Annotated[int | None, typer.Option("--program", help="General MIDI program 0-127 (model default if not given).")]
 
 
 def _fail(message: str, code: int = 1):
@@ -92,7 +92,15 @@ def _run(model, seed, temperature, top_k, top_p, primer, count, max_length, soun
         return problem
 
     opts = Options(temperature, top_k, top_p, seed, primer, max_length, count)
-    tunes = generate(m, opts, validate)
+    if count > 1:
+        from rich.console import Console
+        from rich.progress import Progress
+
+        with Progress(console=Console(stderr=True), transient=True) as progress:
+            task = progress.add_task("generating", total=count)
+            tunes = generate(m, opts, validate, progress=lambda: progress.advance(task))
+    else:
+        tunes = generate(m, opts, validate)
     resampled = sum(t.resampled for t in tunes)
     if resampled:
         typer.echo(f"resampled {resampled} tune(s) that did not parse", err=True)
@@ -136,7 +144,7 @@ def play(
     model: ModelOpt = "folk", seed: SeedOpt = None, temperature: TempOpt = None, top_k: TopKOpt = None,
     top_p: TopPOpt = None, primer: PrimerOpt = "", count: CountOpt = 1, max_length: MaxLenOpt = None,
     soundfont: SoundFontOpt = None, bpm: BpmOpt = None, program: ProgramOpt = None,
-    out: Annotated[Optional[list[Path]], typer.Option("--out", "-o", help="Also write the tune: .abc, .mid or .wav (repeatable).")] = None,
+    out: Annotated[list[Path] | None, typer.Option("--out", "-o", help="Also write the tune: .abc, .mid or .wav (repeatable).")] = None,
 ):
     """Generate a new tune and play it (writes a WAV when there is no audio device)."""
     _run(model, seed, temperature, top_k, top_p, primer, count, max_length, soundfont, bpm, program,
@@ -195,7 +203,7 @@ def train_abc(
     embedding: Annotated[int, typer.Option(help="Embedding size.")] = 64,
     dropout: Annotated[float, typer.Option(help="Dropout after each LSTM layer.")] = 0.15,
     epochs: Annotated[int, typer.Option(help="Most passes over the training tunes.")] = 40,
-    max_steps: Annotated[Optional[int], typer.Option(help="Stop after this many batches in all.")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Stop after this many batches in all.")] = None,
     batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = 64,
     seq_len: Annotated[int, typer.Option(help="Characters per training window.")] = 128,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 2e-3,
@@ -242,3 +250,7 @@ def main() -> None:
         sys.exit(1)
     except BrokenPipeError:
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

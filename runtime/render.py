@@ -36,24 +36,23 @@ def find_soundfont(path: str | os.PathLike | None = None) -> Path:
                      "timgm6mb-soundfont) or pass --soundfont FILE.sf2")
 
 
-def note_events(score, bpm: float) -> tuple[list[tuple[float, int, int, int]], float]:
-    """(seconds, on=1/off=0, pitch, velocity) events of a score, repeats played out, and its
-    length in seconds."""
+def note_events(score) -> tuple[list[tuple[float, int, int, int]], float]:
+    """(quarter notes, on=1/off=0, pitch, velocity) events of a score with its repeats played out,
+    and its length in quarter notes."""
     try:
         score = score.expandRepeats()
     except Exception:  # music21 refuses some repeat structures: play the tune as written
         pass
     flat = score.stripTies().flatten()
-    sec = 60.0 / bpm
     events = []
     for n in flat.notes:
-        start = float(n.offset) * sec
-        end = start + max(float(n.quarterLength), 0.05) * sec
+        start = float(n.offset)
+        end = start + max(float(n.quarterLength), 0.05)
         for p in n.pitches:
             events.append((start, 1, p.midi, 90))
             events.append((end, 0, p.midi, 0))
     events.sort(key=lambda e: (e[0], e[1]))  # note-offs first at the same time
-    return events, float(flat.highestTime) * sec
+    return events, float(flat.highestTime)
 
 
 def synthesize(score, soundfont: Path, program: int = 0, bpm: float = 120.0,
@@ -64,7 +63,8 @@ def synthesize(score, soundfont: Path, program: int = 0, bpm: float = 120.0,
     except (ImportError, OSError) as e:
         raise AudioError(f"the FluidSynth library is missing ({e}); install it "
                          "(Debian: apt-get install libfluidsynth3)") from None
-    events, length = note_events(score, bpm)
+    events, length = note_events(score)
+    sec = 60.0 / bpm
     synth = fluidsynth.Synth(samplerate=float(SAMPLE_RATE), gain=0.6)
     try:
         sfid = synth.sfload(str(soundfont))
@@ -73,7 +73,7 @@ def synthesize(score, soundfont: Path, program: int = 0, bpm: float = 120.0,
         synth.program_select(0, sfid, 0, program)
         chunks, now = [], 0
         for t, on, pitch, vel in events:
-            frame = int(round(t * SAMPLE_RATE))
+            frame = int(round(t * sec * SAMPLE_RATE))
             if frame > now:
                 chunks.append(synth.get_samples(frame - now))
                 now = frame
@@ -81,7 +81,7 @@ def synthesize(score, soundfont: Path, program: int = 0, bpm: float = 120.0,
                 synth.noteon(0, pitch, vel)
             else:
                 synth.noteoff(0, pitch)
-        end = int(round((length + tail) * SAMPLE_RATE))
+        end = int(round((length * sec + tail) * SAMPLE_RATE))
         if end > now:
             chunks.append(synth.get_samples(end - now))
     finally:
@@ -101,17 +101,33 @@ def wav_bytes(audio: np.ndarray, rate: int = SAMPLE_RATE) -> bytes:
     return buf.getvalue()
 
 
-def midi_bytes(score, bpm: float, program: int = 0) -> bytes:
-    """A standard MIDI file of a score at `bpm` quarter notes per minute."""
-    import music21
+def midi_bytes(score, bpm: float, program: int = 0, ticks: int = 480) -> bytes:
+    """A standard MIDI file (format 0) of a score's notes, repeats played out, at `bpm`.
 
-    s = score.stripTies()
-    s.insert(0, music21.tempo.MetronomeMark(number=bpm))
-    inst = music21.instrument.instrumentFromMidiProgram(program)
-    for part in s.parts or [s]:
-        part.insert(0, inst)
-    mf = music21.midi.translate.streamToMidiFile(s)
-    return mf.writestr()
+    Written from the same events the audio is rendered from: music21's own stream-to-MIDI path
+    re-expands repeats and fails on some that the renderer plays as written.
+    """
+    events, _ = note_events(score)
+    track = bytearray()
+
+    def put(delta: int, data: bytes) -> None:
+        var = [delta & 0x7F]
+        while delta > 0x7F:
+            delta >>= 7
+            var.insert(0, (delta & 0x7F) | 0x80)
+        track.extend(bytes(var) + data)
+
+    put(0, b"\xff\x51\x03" + int(60_000_000 / bpm).to_bytes(3, "big"))
+    put(0, bytes([0xC0, program & 0x7F]))
+    now = 0
+    for t, on, pitch, vel in events:
+        tick = int(round(t * ticks))
+        put(tick - now, bytes([0x90 if on else 0x80, pitch & 0x7F, vel & 0x7F]))
+        now = tick
+    put(0, b"\xff\x2f\x00")
+    header = b"MThd" + (6).to_bytes(4, "big") + (0).to_bytes(2, "big") + (1).to_bytes(2, "big") \
+        + ticks.to_bytes(2, "big")
+    return header + b"MTrk" + len(track).to_bytes(4, "big") + bytes(track)
 
 
 def write_file(path: Path, data: bytes) -> None:

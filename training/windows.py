@@ -17,7 +17,7 @@ def tune_windows(tunes: list[str], vocab: Vocabulary, seq_len: int):
             ys.append(ids[s + 1:s + seq_len + 1])
     x = np.zeros((len(xs), seq_len), np.int32)
     y = np.zeros((len(xs), seq_len), np.int32)
-    for i, (a, b) in enumerate(zip(xs, ys)):
+    for i, (a, b) in enumerate(zip(xs, ys, strict=True)):
         x[i, :len(a)] = a
         y[i, :len(b)] = b
     return x, y, (y != vocab.pad).astype(np.float32)

@@ -1,0 +1,121 @@
+"""Generation speed: the seeds' loop against tunegen's runtime, on the seeds' architecture.
+
+Seeds 000/004 build Embedding(83, 256) -> LSTM(1024, stateful) -> Dense(83) with batch size 1 and
+generate by calling the Keras model once per character, then drawing with tf.random.categorical.
+tunegen steps a dynamic-int8 single-step TFLite graph of the same architecture and samples with
+numpy (temperature, top-p). Weights are random: speed does not depend on them. Also measured: the
+cold start and peak memory of `tunegen generate --out x.wav` with the shipped default model.
+
+Needs the train extra (TensorFlow). Prints figures side by side; last line is the speedup.
+Run: .venv/bin/python bench/speed.py
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+VOCAB, EMBED, UNITS = 83, 256, 1024
+
+
+def seed_model():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    tokens = keras.Input(batch_shape=(1, None), dtype="int32")
+    x = keras.layers.Embedding(VOCAB, EMBED, name="embedding")(tokens)
+    x = keras.layers.LSTM(UNITS, return_sequences=True, stateful=True, name="lstm0",
+                          recurrent_initializer="glorot_uniform")(x)
+    return keras.Model(tokens, keras.layers.Dense(VOCAB, name="logits")(x))
+
+
+def seed_loop_ms(model, n: int) -> float:
+    """ms per character of the seeds' generation loop (stateful model called per character)."""
+    import tensorflow as tf
+
+    input_eval = tf.expand_dims([5], 0)
+    t = time.perf_counter()
+    for _ in range(n):
+        predictions = tf.squeeze(model(input_eval), 0)
+        predicted_id = tf.random.categorical(predictions, num_samples=1)[-1, 0].numpy()
+        input_eval = tf.expand_dims([predicted_id], 0)
+    return (time.perf_counter() - t) / n * 1e3
+
+
+def runtime_model(model, d: Path):
+    """The seeds' model exported the way tunegen exports: a dynamic-int8 step graph + manifest."""
+    from tunegen.export.convert import convert
+    from tunegen.export.step import build_step_model
+    from tunegen.runtime.manifest import Manifest, sha256_file
+    from tunegen.runtime.model import StepModel
+
+    data = convert(build_step_model(model, 1, UNITS), "dynamic-int8")
+    path = d / "seed1024.tflite"
+    path.write_bytes(data)
+    vocab = ["<pad>", "<start>", "<end>"] + [chr(33 + i) for i in range(VOCAB - 3)]
+    manifest = Manifest(kind="abc-char", tflite=path.name, sha256=sha256_file(path), vocabulary=vocab,
+                        embedding=EMBED, layers=[UNITS], quantization="dynamic-int8",
+                        inputs={"token": "token", "h0": "h0", "c0": "c0"},
+                        outputs={"logits": "logits", "h0": "h0_out", "c0": "c0_out"}, state=[])
+    return StepModel(manifest, path), len(data)
+
+
+def runtime_loop_ms(step, n: int) -> float:
+    """ms per character of tunegen's loop: one step-graph invoke plus numpy sampling."""
+    from tunegen.runtime.sampler import choose, distribution
+
+    rng = np.random.default_rng(0)
+    state = step.zero_state()
+    token = np.array([5])
+    t = time.perf_counter()
+    for _ in range(n):
+        logits, state = step.step(token, state)
+        token[0] = choose(distribution(logits[0], 0.8, 0, 0.95), rng, lambda i: True)
+    return (time.perf_counter() - t) / n * 1e3
+
+
+def cold_generate(runs: int = 3) -> tuple[float, float]:
+    """Median wall seconds and peak RSS (MB) of `tunegen generate --out x.wav` from a cold process."""
+    exe = Path(sys.executable).parent / "tunegen"
+    walls, rss = [], []
+    with tempfile.TemporaryDirectory() as d:
+        for seed in range(1, runs + 1):
+            out = subprocess.run(["/usr/bin/time", "-f", "%e %M", str(exe), "generate", "--seed", str(seed),
+                                  "--out", f"{d}/x{seed}.wav"], capture_output=True, text=True, check=True)
+            wall, kb = out.stderr.strip().splitlines()[-1].split()
+            walls.append(float(wall))
+            rss.append(int(kb) / 1024)
+    return statistics.median(walls), statistics.median(rss)
+
+
+def main() -> None:
+    model = seed_model()
+    model(np.array([[5]], np.int32))
+    seed_runs = [seed_loop_ms(model, 60) for _ in range(3)]
+    with tempfile.TemporaryDirectory() as d:
+        step, size = runtime_model(model, Path(d))
+        runtime_loop_ms(step, 50)
+        rt_runs = [runtime_loop_ms(step, 1000) for _ in range(5)]
+    seed_ms, rt_ms = statistics.median(seed_runs), statistics.median(rt_runs)
+    wall, rss = cold_generate()
+    print(f"architecture: Embedding {EMBED} + LSTM {UNITS}, vocabulary {VOCAB}")
+    print(f"{'loop':44s} {'ms/token':>9s} {'tokens/s':>9s}")
+    print(f"{'seeds: stateful Keras model per char':44s} {seed_ms:9.3f} {1e3 / seed_ms:9.0f}")
+    print(f"{'tunegen: int8 step graph + numpy sampling':44s} {rt_ms:9.3f} {1e3 / rt_ms:9.0f}")
+    print(f"int8 step graph size: {size / 1e6:.2f} MB")
+    print(f"cold 'tunegen generate --out x.wav' (shipped folk model, median of 3): {wall:.2f} s, "
+          f"peak RSS {rss:.0f} MB (targets: <= 2 s, <= 200 MB)")
+    print(f"speedup_vs_seed_loop: {seed_ms / rt_ms:.1f}")
+
+
+if __name__ == "__main__":
+    main()

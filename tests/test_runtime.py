@@ -1,0 +1,113 @@
+import json
+import shutil
+
+import numpy as np
+import pytest
+from tunegen.runtime.errors import ModelError, PrimerError, TunegenError
+from tunegen.runtime.generate import Options, generate, parse_primer
+from tunegen.runtime.manifest import Manifest
+from tunegen.runtime.model import load_model, resolve
+from tunegen.runtime.sampler import choose, distribution
+from tunegen.runtime.score import parse_abc
+
+
+def test_distribution_temperature_top_k_top_p():
+    logits = np.log(np.array([0.5, 0.3, 0.15, 0.05]))
+    np.testing.assert_allclose(distribution(logits), [0.5, 0.3, 0.15, 0.05])
+    cold = distribution(logits, temperature=0.5)
+    assert cold[0] > 0.5 and cold[3] < 0.05
+    assert np.count_nonzero(distribution(logits, top_k=2)) == 2
+    p = distribution(logits, top_p=0.7)  # 0.5 + 0.3 reach 0.7
+    assert np.count_nonzero(p) == 2 and p.sum() == pytest.approx(1)
+
+
+def test_choose_redraws_refused_choices_and_is_seeded():
+    p = np.array([0.9, 0.05, 0.05])
+    picks = [choose(p, np.random.default_rng(s), lambda i: i != 0) for s in range(20)]
+    assert set(picks) <= {1, 2} and len(set(picks)) == 2
+    assert choose(p, np.random.default_rng(3), lambda i: True) == choose(p, np.random.default_rng(3), lambda i: True)
+    assert choose(p, np.random.default_rng(0), lambda i: False) == -1
+
+
+def test_tiny_model_samples_deterministic_tunes(tiny_model):
+    m = load_model(tiny_model)
+    a = generate(m, Options(seed=5, max_length=400))[0]
+    b = generate(m, Options(seed=5, max_length=400))[0]
+    c = generate(m, Options(seed=6, max_length=400))[0]
+    assert a.abc == b.abc
+    assert a.abc != c.abc
+    assert a.tokens <= 400
+    assert a.abc.splitlines()[-4:] or True
+    assert "K:" in a.abc and "M:" in a.abc and "L:" in a.abc
+
+
+def test_primer_fields_and_opening_bars_are_kept(tiny_model):
+    m = load_model(tiny_model)
+    tune = generate(m, Options(seed=1, primer="M:6/8 K:Dmix", max_length=300))[0]
+    assert "M:6/8\n" in tune.abc and "K:Dmix\n" in tune.abc
+    tune = generate(m, Options(seed=1, primer="M:6/8\nL:1/8\nK:D\n|:dAF DFA|", max_length=300))[0]
+    assert "K:D\n|:dAF DFA|" in tune.abc
+
+
+def test_primer_with_unknown_characters_is_refused(tiny_model):
+    m = load_model(tiny_model)
+    with pytest.raises(PrimerError, match="never saw.*'\\$'"):
+        parse_primer("K:D $$", m.manifest.vocab)
+    with pytest.raises(PrimerError, match="T: is not one the model uses"):
+        parse_primer("T:hello", m.manifest.vocab)
+
+
+def test_bad_sampling_options_are_refused(tiny_model):
+    m = load_model(tiny_model)
+    for opts, what in ((Options(temperature=0), "temperature"), (Options(top_p=1.5), "top-p"),
+                       (Options(count=0), "count")):
+        with pytest.raises(TunegenError, match=what):
+            generate(m, opts)
+
+
+def test_validation_resamples_and_counts(tiny_model):
+    m = load_model(tiny_model)
+    calls = []
+
+    def validate(tune):  # refuse the first two tunes, as music21 would refuse bad ABC
+        calls.append(tune.abc)
+        return "refused" if len(calls) <= 2 else None
+
+    tune = generate(m, Options(seed=2, max_length=200), validate)[0]
+    assert tune.resampled == 2 and len(calls) == 3
+    assert len(set(calls)) == 3  # each attempt is a different draw
+
+
+def test_parse_abc_flags_guessed_pitches_and_errors():
+    _, problem = parse_abc("X:1\nM:4/4\nL:1/8\nK:D\nABcd efga|]\n")
+    assert problem is None
+    _, problem = parse_abc("X:1\nM:4/4\nL:1/8\nK:D\nAB\n")
+    assert problem is None
+    _, problem = parse_abc("X:1\nM:4/4\nL:1/8\nK:D\n\n")
+    assert problem == "no notes"
+
+
+def test_checksum_mismatch_is_refused_with_path_and_reason(tiny_model, tmp_path):
+    for f in tiny_model.parent.glob("tiny.*"):
+        shutil.copy(f, tmp_path / f.name)
+    broken = tmp_path / "tiny.tflite"
+    data = bytearray(broken.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    broken.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match=f"{broken}: checksum does not match"):
+        load_model(tmp_path / "tiny.json")
+
+
+def test_manifest_from_a_newer_exporter_is_refused(tiny_model, tmp_path):
+    d = json.loads(tiny_model.read_text())
+    d["format_version"] = 99
+    (tmp_path / "new.json").write_text(json.dumps(d))
+    with pytest.raises(ModelError, match="newer than this tunegen understands"):
+        Manifest.load(tmp_path / "new.json")
+
+
+def test_unknown_model_names_list_the_shipped_ones():
+    with pytest.raises(ModelError, match="unknown model 'nope'.*folk"):
+        resolve("nope")
+    with pytest.raises(ModelError, match="no such model manifest"):
+        resolve("/nonexistent/x.tflite")

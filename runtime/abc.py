@@ -17,6 +17,10 @@ REQUIRED_FIELDS = ("M", "L", "K")
 
 _NOTE = re.compile(r"[\^_=]*([A-Ga-gzx])[',]*(\d*)(/*)(\d*)")
 _TUPLET = re.compile(r"\((\d)")
+# chord contents; each note's length is unambiguous so that matching never backtracks badly
+_CHORD_NOTE = r"[\^_=]*[A-Ga-g][',]*(?:\d+)?(?:/+\d*)?"
+_CHORD_NOTES = re.compile(f"(?:{_CHORD_NOTE})+")
+_OPEN_CHORD = re.compile(f"\\[(?:{_CHORD_NOTE}){{0,3}}[\\^_=]*")  # at most four notes
 _OPEN_TUPLET = re.compile(r"\(\d$")
 _LENGTH = re.compile(r"(\d*)(/*)(\d*)")
 _BARLINE_CHARS = frozenset("|:")
@@ -133,12 +137,11 @@ def bar_units(text: str, strict: bool = False, partial: bool = False) -> Fractio
         if ch == "[":
             end = text.find("]", i)
             if end < 0:
-                bad("unclosed chord", cut_off=re.fullmatch(r"\[([\^_=]*[A-Ga-g][',]*\d*/*\d*)*[\^_=]*",
-                                                          text[i:]) is not None)
+                bad("unclosed chord", cut_off=_OPEN_CHORD.fullmatch(text, i) is not None)
                 return total
             inner = text[i + 1:end]
             m = _NOTE.match(inner)
-            if not m or not re.fullmatch(r"([\^_=]*[A-Ga-g][',]*\d*/*\d*)+", inner):
+            if not m or not _CHORD_NOTES.fullmatch(inner):
                 bad(f"bad chord {text[i:end + 1]!r}")
                 if not m:
                     i = end + 1
@@ -335,6 +338,11 @@ class BarGuide:
             return bar_units(self.bar_text + ch, strict=True, partial=True) <= self.target
         except AbcSyntaxError:
             return False
+
+    @property
+    def at_bar_start(self) -> bool:
+        """Whether a barline was just written (a safe point to sample again from)."""
+        return self.in_body and self.bar_text == "" and self._barline is not None
 
     def can_end(self) -> bool:
         """Whether the tune may end here: in the body, on a finished barline, after two bars."""

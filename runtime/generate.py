@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 
@@ -13,6 +14,7 @@ from .model import StepModel
 from .sampler import choose, distribution
 
 MAX_ATTEMPTS = 20
+MAX_BACKOFFS = 32  # dead ends a tune may back out of before it is drawn again
 
 
 @dataclass
@@ -119,17 +121,28 @@ def sample_tune(model: StepModel, opts: Options, rng: np.random.Generator,
     def allowed(i: int) -> bool:
         return guide.can_end() if i == end else i > 2 and guide.allows(tokens[i])
 
+    saved = None  # the tune as it stood after its last barline, to back off to from a dead end
+    retries = 0
     while len(text) < opts.max_length:
         forced = guide.forced()
         if forced:
             feed(forced)
             continue
+        if guide.at_bar_start and (saved is None or saved[0] != len(text)):
+            saved = (len(text), logits, list(state), copy.copy(guide), logp, sampled)
         row = logits[0]
         i = choose(distribution(row, opts.temperature, opts.top_k, opts.top_p), rng, allowed)
         if i < 0:  # the filtered choices were all refused: take the model's best allowed one
             i = choose(distribution(row, 1.0), rng, allowed)
         if i < 0:
-            break
+            if saved is None or retries >= MAX_BACKOFFS:
+                break
+            # no character can follow: sample this bar again from its start
+            retries += 1
+            n, logits, state, guide, logp, sampled = saved
+            state, guide = list(state), copy.copy(guide)
+            del text[n:]
+            continue
         z = row.astype(np.float64)
         logp += float(z[i] - z.max() - np.log(np.exp(z - z.max()).sum()))
         sampled += 1

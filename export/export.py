@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from tunegen.runtime.errors import ModelError
+from tunegen.runtime.generate import FALLBACK_SAMPLING
 from tunegen.runtime.manifest import Manifest, sha256_file, write_atomic
 from tunegen.runtime.model import StepModel
 from tunegen.runtime.vocab import Vocabulary
@@ -16,7 +17,6 @@ from .convert import BOUNDS, check_builtin, convert
 from .parity import step_bits
 from .step import build_step_model, state_names
 
-DEFAULT_SAMPLING = {"temperature": 0.8, "top_k": 0, "top_p": 0.95, "max_length": 2000}
 DEFAULT_RENDER = {"program": 73, "bpm": 160}  # flute, quarter notes per minute
 
 
@@ -71,7 +71,7 @@ def export_run(run: Path, out: Path, variants: tuple[str, ...] = ("dynamic-int8"
             quantization=variant, inputs=inputs, outputs=outputs,
             state=[{"name": n, "shape": [1, units], "dtype": "float32"}
                    for pair in state_names(layers) for n in pair],
-            sampling=dict(DEFAULT_SAMPLING), render=dict(DEFAULT_RENDER),
+            sampling=dict(FALLBACK_SAMPLING), render=dict(DEFAULT_RENDER),
         )
         with tempfile.TemporaryDirectory() as d:
             tmp = Path(d) / target.name

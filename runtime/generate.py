@@ -14,6 +14,8 @@ from .model import StepModel
 from .sampler import choose, distribution
 
 MAX_ATTEMPTS = 20
+# used where a manifest names no default
+FALLBACK_SAMPLING = {"temperature": 0.8, "top_k": 0, "top_p": 0.95, "max_length": 2000}
 MAX_BACKOFFS = 32  # dead ends a tune may back out of before it is drawn again
 
 
@@ -33,7 +35,7 @@ class Options:
         out = Options(**self.__dict__)
         for name in ("temperature", "top_k", "top_p", "max_length"):
             if getattr(out, name) is None:
-                setattr(out, name, defaults.get(name, Options.FALLBACK[name]))
+                setattr(out, name, defaults.get(name, FALLBACK_SAMPLING[name]))
         if out.seed is None:
             out.seed = int(np.random.default_rng().integers(0, 2**31))
         if not out.temperature > 0:
@@ -47,9 +49,6 @@ class Options:
         if out.count < 1:
             raise TunegenError(f"count must be at least 1 (got {out.count})")
         return out
-
-
-Options.FALLBACK = {"temperature": 0.8, "top_k": 0, "top_p": 0.95, "max_length": 2000}
 
 
 @dataclass

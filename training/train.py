@@ -120,7 +120,8 @@ def train(cfg: TrainConfig, out: Path, console=None) -> RunState:
             )
         state = RunState(**json.loads(state_path.read_text()))
         model = keras.models.load_model(ckpt_path)
-        console.print(f"resuming {out} after epoch {state.epoch} ({state.steps} steps)")
+        console.print(f"{out} finished after epoch {state.epoch}" if state.finished else
+                      f"resuming {out} after epoch {state.epoch} ({state.steps} steps)")
     else:
         keras.utils.set_random_seed(cfg.seed)
         model = build_model(mcfg)

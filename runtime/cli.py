@@ -248,6 +248,9 @@ def main() -> None:
     except TunegenError as e:
         typer.echo(f"error: {e}", err=True)
         sys.exit(1)
+    except KeyboardInterrupt:
+        typer.echo("stopped", err=True)
+        sys.exit(130)
     except BrokenPipeError:
         sys.exit(1)
 

@@ -81,6 +81,20 @@ def test_train_with_a_missing_corpus_fails_cleanly(tmp_path):
     pytest.importorskip("tensorflow")
     res = invoke("train", "abc", tmp_path / "missing", "--out", tmp_path / "run")
     assert "not a file, a folder, or a bundled collection" in str(res)
+    assert not (tmp_path / "run").exists()
+
+
+def test_damaged_model_file_is_refused(tiny_model, tmp_path):
+    import shutil
+
+    for f in tiny_model.parent.glob("tiny.*"):
+        shutil.copy(f, tmp_path / f.name)
+    data = bytearray((tmp_path / "tiny.tflite").read_bytes())
+    data[100] ^= 0xFF
+    (tmp_path / "tiny.tflite").write_bytes(bytes(data))
+    res = invoke("generate", "-m", tmp_path / "tiny.tflite", "-o", tmp_path / "x.abc")
+    assert f"{tmp_path / 'tiny.tflite'}: checksum does not match its manifest" in str(res)
+    assert not (tmp_path / "x.abc").exists()
 
 
 def test_models_lists_the_shipped_models():

@@ -99,11 +99,11 @@ def train(cfg: TrainConfig, out: Path, console=None) -> RunState:
 
     console = console or Console()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     state_path, ckpt_path, best_path = out / "state.json", out / "checkpoint.keras", out / "model.keras"
 
     corpus = load_corpus(cfg.corpus, cfg.valid_percent, cfg.max_chars)
     console.print(f"corpus: {corpus.summary()}")
+    out.mkdir(parents=True, exist_ok=True)  # only once there is something to train on
     vocab = Vocabulary.from_texts(corpus.train + corpus.valid)
     mcfg = ModelConfig(len(vocab), cfg.embedding, cfg.units, cfg.layers, cfg.dropout)
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +46,30 @@ def resolve(model: str | Path) -> Path:
     )
 
 
+@contextlib.contextmanager
+def _native_stderr_filtered(drop: str = "INFO: Created TensorFlow Lite XNNPACK delegate"):
+    """Run a block whose native code writes to stderr, passing on all but the `drop` lines
+    (the interpreter announces its CPU delegate on every load)."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stderr (e.g. under a test runner)
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), fd)
+        try:
+            yield
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+            tmp.seek(0)
+            for line in tmp.read().decode(errors="replace").splitlines(keepends=True):
+                if not line.startswith(drop):
+                    sys.stderr.write(line)
+
+
 class StepModel:
     """A loaded step graph: call `step(tokens, state)` to get logits and the next state."""
 
@@ -49,7 +77,9 @@ class StepModel:
         self.manifest, self.path = manifest, path
         cls, self.package = interpreter_class()
         try:
-            self.interpreter = cls(model_path=str(path), num_threads=num_threads)
+            with _native_stderr_filtered():
+                self.interpreter = cls(model_path=str(path), num_threads=num_threads)
+                self.interpreter.allocate_tensors()
         except ValueError as e:
             raise ModelError(f"{path}: the interpreter ({self.package}) refused the model: {e}") from None
         sig = self.interpreter._get_full_signature_list()["serving_default"]
@@ -71,7 +101,8 @@ class StepModel:
         for i, units in enumerate(self.manifest.layers):
             for kind in "hc":
                 self.interpreter.resize_tensor_input(self._in[f"{kind}{i}"], [batch, units])
-        self.interpreter.allocate_tensors()
+        with _native_stderr_filtered():
+            self.interpreter.allocate_tensors()
         self.batch = batch
 
     def zero_state(self, batch: int = 1) -> list[np.ndarray]:

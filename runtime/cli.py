@@ -187,10 +187,10 @@ def models():
 
 
 def _train_import():
+    import importlib.util
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        import tensorflow  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("tensorflow") is None:
         _fail("training and export need TensorFlow: pip install 'tunegen[train]'")
 
 

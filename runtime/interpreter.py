@@ -1,4 +1,4 @@
-"""Finding a TFLite interpreter: LiteRT when installed, else tflite-runtime, else TensorFlow's.
+"""Finding a TFLite interpreter: LiteRT when installed, else tflite-runtime.
 
 Imported lazily so `tunegen --help` and `tunegen models` never pay for it.
 """
@@ -6,8 +6,6 @@ Imported lazily so `tunegen --help` and `tunegen models` never pay for it.
 from __future__ import annotations
 
 from .errors import ModelError
-
-PACKAGES = ("ai_edge_litert", "tflite_runtime", "tensorflow")
 
 
 def interpreter_class() -> tuple[type, str]:
@@ -22,12 +20,6 @@ def interpreter_class() -> tuple[type, str]:
         from tflite_runtime.interpreter import Interpreter
 
         return Interpreter, "tflite_runtime"
-    except ImportError:
-        pass
-    try:
-        import tensorflow as tf
-
-        return tf.lite.Interpreter, "tensorflow"
     except ImportError:
         raise ModelError(
             "no TFLite interpreter is installed: pip install ai-edge-litert (or tflite-runtime)"

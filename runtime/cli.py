@@ -186,6 +186,43 @@ def models():
                    f"({m.provenance.get('corpus')})")
 
 
+@app.command()
+def info(model: Annotated[str, typer.Argument(help="Shipped model name or path to a .tflite/.json.")] = "folk"):
+    """Show what a model is: kind, size, shape, quantization, validation figure, checksum."""
+    from .interpreter import interpreter_class
+    from .manifest import Manifest, sha256_file
+    from .model import resolve
+
+    path = resolve(model)
+    m = Manifest.load(path)
+    tflite = path.parent / m.tflite
+    ok = tflite.exists() and sha256_file(tflite) == m.sha256
+    p = m.provenance
+    try:
+        _, package = interpreter_class()
+    except TunegenError as e:
+        package = f"none ({e})"
+    rows = [
+        ("model", f"{m.name or path.stem} ({path})"),
+        ("kind", m.kind),
+        ("file", f"{tflite.name}, {tflite.stat().st_size / 1e6:.2f} MB" if tflite.exists() else f"{tflite.name} missing"),
+        ("checksum", "ok" if ok else "DOES NOT MATCH the manifest"),
+        ("vocabulary", f"{len(m.vocabulary)} tokens"),
+        ("layers", f"embedding {m.embedding}, {len(m.layers)} x LSTM {m.layers[0]}"),
+        ("quantization", m.quantization),
+        ("validation", f"{p.get('valid_bits_per_char')} bits/char on {p.get('valid_tunes')} tunes "
+                       f"(Keras {p.get('keras_valid_bits_per_char')})"),
+        ("trained on", f"{p.get('corpus')} ({p.get('created')})"),
+        ("sampling", ", ".join(f"{k} {v}" for k, v in m.sampling.items())),
+        ("interpreter", package),
+        ("format", f"manifest version {m.format_version}"),
+    ]
+    for key, value in rows:
+        typer.echo(f"{key:>12}  {value}")
+    if not ok:
+        raise typer.Exit(1)
+
+
 def _train_import():
     import importlib.util
 

@@ -109,3 +109,17 @@ def test_export_command_writes_both_variants(tiny_run, tmp_path):
     assert "bits/char through the step graph" in res.output
     for name in ("mine.tflite", "mine.json", "mine-float32.tflite", "mine-float32.json"):
         assert (tmp_path / name).exists()
+
+
+def test_info_describes_a_model_and_its_checksum(tiny_model, tmp_path):
+    res = invoke("info", tiny_model)
+    assert res.exit_code == 0, res.output
+    for text in ("abc-char", "dynamic-int8", "2 x LSTM 48", "checksum  ok", "bits/char", "ai_edge_litert"):
+        assert text in res.output
+    import shutil
+
+    for f in tiny_model.parent.glob("tiny.*"):
+        shutil.copy(f, tmp_path / f.name)
+    (tmp_path / "tiny.tflite").write_bytes((tmp_path / "tiny.tflite").read_bytes()[:-1] + b"x")
+    res = invoke("info", tmp_path / "tiny.json")
+    assert res.exit_code == 1 and "DOES NOT MATCH" in res.output

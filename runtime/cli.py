@@ -71,8 +71,9 @@ def _numbered(path: Path, index: int, count: int) -> Path:
 def _run(model, seed, temperature, top_k, top_p, primer, count, max_length, soundfont, bpm,
          program, outs: list[Path], play: bool) -> None:
     from .generate import Options, generate
+    from .manifest import write_atomic as write_file
     from .model import load_model
-    from .render import SAMPLE_RATE, find_soundfont, midi_bytes, synthesize, wav_bytes, write_file
+    from .render import SAMPLE_RATE, find_soundfont, midi_bytes, synthesize, wav_bytes
     from .score import parse_abc
 
     _check_outputs(outs)

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 
 from .errors import AudioError
-from .manifest import write_atomic
 
 SAMPLE_RATE = 44100
 SOUNDFONTS = (
@@ -181,8 +180,3 @@ def midi_bytes(score, bpm: float, program: int = 0, ticks: int = 480) -> bytes:
     header = b"MThd" + (6).to_bytes(4, "big") + (0).to_bytes(2, "big") + (1).to_bytes(2, "big") \
         + ticks.to_bytes(2, "big")
     return header + b"MTrk" + len(track).to_bytes(4, "big") + bytes(track)
-
-
-def write_file(path: Path, data: bytes) -> None:
-    """Write an output file atomically."""
-    write_atomic(Path(path), data)

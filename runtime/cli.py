@@ -70,73 +70,50 @@ def _numbered(path: Path, index: int, count: int) -> Path:
 
 def _run(model, seed, temperature, top_k, top_p, primer, count, max_length, soundfont, bpm,
          program, outs: list[Path], play: bool) -> None:
-    from .generate import Options, generate
-    from .manifest import write_atomic as write_file
-    from .model import load_model
-    from .render import SAMPLE_RATE, find_soundfont, midi_bytes, synthesize, wav_bytes
-    from .score import parse_abc
+    from .api import load
+    from .manifest import write_atomic
 
     _check_outputs(outs)
-    wants_audio = play or any(o.suffix.lower() == ".wav" for o in outs)
-    sf2 = find_soundfont(soundfont) if wants_audio else None
-    if program is not None and not 0 <= program <= 127:
-        _fail(f"--program must be 0-127 (got {program})")
-    if bpm is not None and not 20 <= bpm <= 400:
-        _fail(f"--bpm must be 20-400 (got {bpm})")
-    m = load_model(model)
-    render = m.manifest.render
-    bpm = bpm or render.get("bpm", 120)
-    program = render.get("program", 0) if program is None else program
-
-    def validate(tune):
-        tune.score, problem = parse_abc(tune.document())
-        return problem
-
-    opts = Options(temperature, top_k, top_p, seed, primer, max_length, count)
+    m = load(model, soundfont=soundfont, bpm=bpm, program=program)
+    if play or any(o.suffix.lower() == ".wav" for o in outs):
+        m.soundfont()  # a missing SoundFont stops us before any sampling
+    kwargs = dict(seed=seed, temperature=temperature, top_k=top_k, top_p=top_p, primer=primer,
+                  max_length=max_length)
     if count > 1:
         from rich.console import Console
         from rich.progress import Progress
 
         with Progress(console=Console(stderr=True), transient=True) as progress:
             task = progress.add_task("generating", total=count)
-            tunes = generate(m, opts, validate, progress=lambda: progress.advance(task))
+            pieces = m.generate_many(count, progress=lambda: progress.advance(task), **kwargs)
     else:
-        tunes = generate(m, opts, validate)
-    resampled = sum(t.resampled for t in tunes)
+        pieces = m.generate_many(1, **kwargs)
+    resampled = sum(p.resampled for p in pieces)
     if resampled:
         typer.echo(f"resampled {resampled} tune(s) that did not parse", err=True)
     abc_outs = [o for o in outs if o.suffix.lower() == ".abc"]
     for o in abc_outs:
-        write_file(o, "\n".join(t.document(i + 1) for i, t in enumerate(tunes)).encode())
+        write_atomic(o, "\n".join(p.tune.document(i + 1) for i, p in enumerate(pieces)).encode())
         typer.echo(f"wrote {o}")
-    for i, tune in enumerate(tunes):
+    for i, piece in enumerate(pieces):
         if play or not abc_outs:
-            typer.echo(tune.document(i + 1))
-        audio = synthesize(tune.score, sf2, program, bpm) if wants_audio else None
+            typer.echo(piece.tune.document(i + 1))
         for o in outs:
-            suffix = o.suffix.lower()
-            if suffix in (".mid", ".midi"):
-                write_file(_numbered(o, i, count), midi_bytes(tune.score, bpm, program))
-            elif suffix == ".wav":
-                write_file(_numbered(o, i, count), wav_bytes(audio))
-            else:
-                continue
-            typer.echo(f"wrote {_numbered(o, i, count)}")
+            if o.suffix.lower() != ".abc":
+                typer.echo(f"wrote {piece.save(_numbered(o, i, count))}")
         if play:
             from .playback import NoAudioDevice
-            from .playback import play as play_audio
+            from .render import SAMPLE_RATE
 
-            seconds = len(audio) / SAMPLE_RATE
             try:
-                typer.echo(f"playing tune {i + 1} of {count} ({seconds:.0f} s)...", err=True)
-                device = play_audio(audio, SAMPLE_RATE)
-                typer.echo(f"played on {device}", err=True)
+                typer.echo(f"playing tune {i + 1} of {count} ({len(piece.audio()) / SAMPLE_RATE:.0f} s)...",
+                           err=True)
+                typer.echo(f"played on {piece.play()}", err=True)
             except NoAudioDevice as e:
                 if any(o.suffix.lower() == ".wav" for o in outs):
                     typer.echo(f"{e}; the tune is in the WAV written above", err=True)
                     continue
-                fallback = Path(f"tune-{tune.seed}" + (f"-{i + 1}" if count > 1 else "") + ".wav")
-                write_file(fallback, wav_bytes(audio))
+                fallback = piece.save(f"tune-{piece.seed}" + (f"-{i + 1}" if count > 1 else "") + ".wav")
                 typer.echo(f"{e}; wrote {fallback} instead", err=True)
 
 

@@ -5,7 +5,6 @@ import sys
 import wave
 
 import pytest
-
 import tunegen
 
 

@@ -12,6 +12,7 @@ import statistics
 import time
 
 import numpy as np
+
 from tunegen.runtime.model import load_model
 
 

@@ -43,6 +43,7 @@ def export_run(run: Path, out: Path, variants: tuple[str, ...] = ("dynamic-int8"
     """
     from rich.console import Console
     from rich.progress import Progress
+
     from tunegen.training.train import evaluate_bits
 
     console = console or Console()

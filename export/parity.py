@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from tunegen.runtime.model import StepModel
 from tunegen.runtime.vocab import Vocabulary
 from tunegen.training.windows import bits_per_char, length_batches, padded_tunes

@@ -1,6 +1,7 @@
 from fractions import Fraction
 
 import pytest
+
 from tunegen.runtime.abc import AbcSyntaxError, BarGuide, bar_stats, bar_units, split_bars, split_header
 
 

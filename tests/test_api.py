@@ -5,6 +5,7 @@ import sys
 import wave
 
 import pytest
+
 import tunegen
 
 

@@ -4,8 +4,9 @@ import wave
 
 import music21
 import pytest
-from tunegen.runtime.cli import app
 from typer.testing import CliRunner
+
+from tunegen.runtime.cli import app
 
 runner = CliRunner()
 

@@ -1,4 +1,5 @@
 import pytest
+
 from tunegen.runtime.abc import bar_stats, split_header
 from tunegen.runtime.errors import CorpusError
 from tunegen.training.corpus import (

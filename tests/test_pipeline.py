@@ -52,6 +52,7 @@ def test_export_writes_parity_checked_int8_and_float_models(tiny_run, tiny_model
 def test_step_graph_matches_keras_step_by_step(tiny_run, tiny_model):
     """The float graph fed one token at a time gives the logits of the Keras model run over the window."""
     import keras
+
     from tunegen.runtime.model import load_model
 
     model = keras.models.load_model(tiny_run / "model.keras")

@@ -5,6 +5,7 @@ import wave
 
 import numpy as np
 import pytest
+
 from tunegen.runtime.errors import AudioError
 from tunegen.runtime.render import SAMPLE_RATE, find_soundfont, midi_bytes, synthesize, wav_bytes
 from tunegen.runtime.score import parse_abc

@@ -3,6 +3,7 @@ import shutil
 
 import numpy as np
 import pytest
+
 from tunegen.runtime.errors import ModelError, PrimerError, TunegenError
 from tunegen.runtime.generate import Options, generate, parse_primer
 from tunegen.runtime.manifest import Manifest

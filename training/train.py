@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+
 from tunegen.runtime.manifest import write_atomic
 from tunegen.runtime.vocab import Vocabulary
 

@@ -10,13 +10,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
 from .errors import TunegenError
-from .generate import Options, Tune, generate
+from .generate import Options, Tune, generate, parse_primer, sample_steps
 from .manifest import write_atomic
 from .model import DEFAULT_MODEL, StepModel, load_model
 
@@ -137,6 +137,19 @@ class Model:
         """One new piece; the same seed and settings give the same piece."""
         return self.generate_many(1, seed=seed, temperature=temperature, top_k=top_k, top_p=top_p,
                                   primer=primer, max_length=max_length)[0]
+
+    def stream(self, *, seed: int | None = None, temperature: float | None = None,
+               top_k: int | None = None, top_p: float | None = None, primer: str = "",
+               max_length: int | None = None) -> Iterator[str]:
+        """A new tune character by character, as sampling makes it final (a bar at a time), for a
+        device that reacts live. Every bar is checked as it is made, but the whole tune is not
+        checked with music21 (what was played cannot be taken back); it is the first draw that
+        `generate` with the same seed and settings makes."""
+        opts = Options(temperature, top_k, top_p, seed, primer, max_length).resolved(self.manifest.sampling)
+        fixed, body = parse_primer(opts.primer, self.manifest.vocab)
+        rng = np.random.default_rng([opts.seed, 0, 0])
+        for chunk in sample_steps(self.step, opts, rng, fixed, body):
+            yield from chunk
 
 
 def load(model: str | os.PathLike = DEFAULT_MODEL, *, soundfont: str | os.PathLike | None = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Generator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -102,6 +103,18 @@ def parse_primer(primer: str, vocab) -> tuple[dict[str, str], str]:
 def sample_tune(model: StepModel, opts: Options, rng: np.random.Generator,
                 fixed: dict[str, str], body: str) -> tuple[str, int, float, bool]:
     """Sample one tune's text; returns (text, tokens, mean log-prob per sampled token, ended)."""
+    steps = sample_steps(model, opts, rng, fixed, body)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+def sample_steps(model: StepModel, opts: Options, rng: np.random.Generator, fixed: dict[str, str],
+                 body: str) -> Generator[str, None, tuple[str, int, float, bool]]:
+    """Sample one tune, yielding its text as it becomes final (bar by bar: sampling may back out of
+    an unfinished bar, never out of a finished one); returns what `sample_tune` returns."""
     vocab = model.manifest.vocab
     tokens, end = vocab.tokens, vocab.end
     guide = BarGuide(fixed, body)
@@ -121,7 +134,7 @@ def sample_tune(model: StepModel, opts: Options, rng: np.random.Generator,
         return guide.can_end() if i == end else i > 2 and guide.allows(tokens[i])
 
     saved = None  # the tune as it stood after its last barline, to back off to from a dead end
-    retries = 0
+    retries = emitted = 0
     while len(text) < opts.max_length:
         forced = guide.forced()
         if forced:
@@ -129,6 +142,8 @@ def sample_tune(model: StepModel, opts: Options, rng: np.random.Generator,
             continue
         if guide.at_bar_start and (saved is None or saved[0] != len(text)):
             saved = (len(text), logits, list(state), copy.copy(guide), logp, sampled)
+            yield "".join(text[emitted:])
+            emitted = len(text)
         row = logits[0]
         i = choose(distribution(row, opts.temperature, opts.top_k, opts.top_p), rng, allowed)
         if i < 0:  # the filtered choices were all refused: take the model's best allowed one
@@ -146,8 +161,10 @@ def sample_tune(model: StepModel, opts: Options, rng: np.random.Generator,
         logp += float(z[i] - z.max() - np.log(np.exp(z - z.max()).sum()))
         sampled += 1
         if i == end:
+            yield "".join(text[emitted:])
             return "".join(text), len(text), logp / sampled, True
         feed(guide.expand(tokens[i]))
+    yield "".join(text[emitted:])
     return "".join(text), len(text), logp / max(sampled, 1), False
 
 

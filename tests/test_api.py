@@ -4,9 +4,11 @@ import subprocess
 import sys
 import wave
 
+import numpy as np
 import pytest
 
 import tunegen
+from tunegen.runtime.generate import Options, sample_tune
 
 
 def test_load_generate_save(tiny_model, tmp_path):
@@ -42,3 +44,14 @@ def test_import_is_light():
     code = "import sys, tunegen; print(sorted(m for m in ('numpy', 'music21', 'ai_edge_litert') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_stream_yields_the_first_draw_bar_by_bar(tiny_model):
+    model = tunegen.load(tiny_model)
+    streamed = "".join(model.stream(seed=21, max_length=300))
+    opts = Options(seed=21, max_length=300).resolved(model.manifest.sampling)
+    text, *_ = sample_tune(model.step, opts, np.random.default_rng([21, 0, 0]), {}, "")
+    assert streamed == text  # the same draw as generate's first attempt
+    assert streamed.startswith(("R:", "M:"))
+    chunks = list(model.stream(seed=21, max_length=300))
+    assert all(len(c) == 1 for c in chunks) and len(chunks) == len(streamed)

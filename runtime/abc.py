@@ -42,9 +42,7 @@ class AbcSyntaxError(ValueError):
 def parse_fraction(text: str) -> Fraction:
     """Parse `3/4`, `C` (4/4) or `C|` (2/2) into a fraction of a whole note."""
     text = text.strip()
-    if text == "C":
-        return Fraction(1)
-    if text == "C|":
+    if text in ("C", "C|"):
         return Fraction(1)
     m = re.fullmatch(r"(\d+)/(\d+)", text)
     if not m or int(m.group(2)) == 0 or int(m.group(1)) == 0:
@@ -92,7 +90,7 @@ def bar_units(text: str, strict: bool = False, partial: bool = False) -> Fractio
     """
     total = Fraction(0)
     i, n = 0, len(text)
-    tuplet_left, tuplet_scale, tuplet_scale_n = 0, Fraction(1), 0
+    tuplet_left, tuplet_scale, tuplet_size = 0, Fraction(1), 0
     pending_next = Fraction(1)  # broken-rhythm factor for the next note
     last = Fraction(0)  # the previous note's length, for broken rhythm
     note_end = -1  # where the previous note ended: broken rhythm and ties must follow at once
@@ -115,14 +113,14 @@ def bar_units(text: str, strict: bool = False, partial: bool = False) -> Fractio
             continue
         if ch == "(":
             m = _TUPLET.match(text, i)
-            if tuplet_left and tuplet_left == int(tuplet_scale_n):
+            if tuplet_left and tuplet_left == tuplet_size:  # no note of the open tuplet yet
                 bad("tuplet inside a tuplet")
             if not m or int(m.group(1)) not in _TUPLET_TIME:
                 bad(f"unsupported tuplet or slur at {text[i:i + 4]!r}", cut_off=i == n - 1)
                 i += 1
                 continue
             tuplet_left, tuplet_scale = int(m.group(1)), _TUPLET_TIME[int(m.group(1))]
-            tuplet_scale_n = tuplet_left
+            tuplet_size = tuplet_left
             i = m.end()
             continue
         if ch in "<>":

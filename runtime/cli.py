@@ -22,8 +22,6 @@ train_app = typer.Typer(help="Train a model on a corpus (needs the `train` extra
                         no_args_is_help=True)
 app.add_typer(train_app, name="train")
 
-OUT_SUFFIXES = (".abc", ".mid", ".midi", ".wav")
-
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Shipped model name or path to a .tflite/.json.")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", "-s", help="Same seed and settings, same tune. Random if not given.")]
 TempOpt = Annotated[float | None, typer.Option("--temperature", "-t", help="Below 1 is safer, above 1 wilder. Model default if not given.")]
@@ -57,9 +55,11 @@ def _main(version: Annotated[bool, typer.Option("--version", callback=_version, 
 
 
 def _check_outputs(outs: list[Path]) -> None:
+    from .api import SUFFIXES
+
     for out in outs:
-        if out.suffix.lower() not in OUT_SUFFIXES:
-            _fail(f"cannot write {out}: the suffix picks the format, one of {', '.join(OUT_SUFFIXES)}")
+        if out.suffix.lower() not in SUFFIXES:
+            _fail(f"cannot write {out}: the suffix picks the format, one of {', '.join(SUFFIXES)}")
         if not out.parent.exists():
             _fail(f"cannot write {out}: folder {out.parent} does not exist")
 

@@ -21,7 +21,7 @@ def test_bar_units_strict_refuses_what_it_cannot_read(text):
 
 def test_bar_stats_counts_pickups_and_split_repeat_bars_as_whole():
     fields = {"M": "6/8", "L": "1/8"}
-    # pickup A, then full bars; the part ends short (d2 = 5 units... 2+2+1) and the next part's pickup completes it
+    # pickup A, then full bars; the part ends short (BcA d2 = 5 units) and the next part's pickup A completes it
     body = "A|dAF DFA|dAF d2A|BcA d2:|A|fed fed|fed d2A|dAF d2|]"
     stats = bar_stats(fields, body)
     assert stats.inner == 5  # bar 5 (d2) + bar 6 (A) count once

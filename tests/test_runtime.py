@@ -38,7 +38,6 @@ def test_tiny_model_samples_deterministic_tunes(tiny_model):
     assert a.abc == b.abc
     assert a.abc != c.abc
     assert a.tokens <= 400
-    assert a.abc.splitlines()[-4:] or True
     assert "K:" in a.abc and "M:" in a.abc and "L:" in a.abc
 
 

@@ -23,6 +23,7 @@ from tunegen.runtime.abc import (
     default_unit,
     parse_fraction,
     split_bars,
+    split_header,
 )
 from tunegen.runtime.errors import CorpusError
 
@@ -246,7 +247,7 @@ def load_corpus(spec: str, valid_percent: int = 10, max_chars: int = 3000,
             if len(tune) > max_chars:
                 corpus.skipped["too long"] += 1
                 continue
-            body = tune.split("K:", 1)[1].split("\n", 1)[1]
+            body = split_header(tune)[1]
             if body in seen:
                 corpus.skipped["duplicate"] += 1
                 continue

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from tunegen.runtime.compose import MIDI_SAMPLING
 from tunegen.runtime.errors import ModelError
 from tunegen.runtime.generate import FALLBACK_SAMPLING
 from tunegen.runtime.manifest import Manifest, sha256_file, write_atomic
@@ -17,7 +19,11 @@ from .convert import BOUNDS, check_builtin, convert
 from .parity import step_bits
 from .step import build_step_model, state_names
 
-DEFAULT_RENDER = {"program": 73, "bpm": 160}  # flute, quarter notes per minute
+# manifest kind, render defaults (General MIDI program, quarter notes per minute), sampling defaults
+KINDS = {
+    "abc": ("abc-char", {"program": 73, "bpm": 160}, FALLBACK_SAMPLING),  # flute
+    "midi": ("midi-event", {"program": 0, "bpm": 100}, MIDI_SAMPLING),  # acoustic grand piano
+}
 
 
 def read_run(run: Path) -> tuple[dict, object, list[str]]:
@@ -44,15 +50,17 @@ def export_run(run: Path, out: Path, variants: tuple[str, ...] = ("dynamic-int8"
     from rich.console import Console
     from rich.progress import Progress
 
-    from tunegen.training.train import evaluate_bits
+    from tunegen.training.train import evaluate_bits, loss_text
 
     console = console or Console()
     run, out = Path(run), Path(out)
     cfg, keras_model, valid = read_run(run)
     mcfg, vocab = cfg["model"], Vocabulary(tuple(cfg["vocab"]))
     layers, units = mcfg["layers"], mcfg["units"]
+    kind = cfg["train"].get("kind", "abc")
+    manifest_kind, render, sampling = KINDS[kind]
     keras_bits = evaluate_bits(keras_model, valid, vocab)
-    console.print(f"Keras model: {keras_bits:.4f} bits/char over {len(valid)} validation tunes")
+    console.print(f"Keras model: {loss_text(kind, keras_bits)} over {len(valid)} validation pieces")
     step = build_step_model(keras_model, layers, units)
     summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").exists() else {}
     written = []
@@ -67,12 +75,12 @@ def export_run(run: Path, out: Path, variants: tuple[str, ...] = ("dynamic-int8"
             inputs[h], inputs[c] = h, c
             outputs[h], outputs[c] = f"{h}_out", f"{c}_out"
         manifest = Manifest(
-            kind="abc-char", name=name, tflite=target.name, sha256="",
+            kind=manifest_kind, name=name, tflite=target.name, sha256="",
             vocabulary=list(vocab.tokens), embedding=mcfg["embedding"], layers=[units] * layers,
             quantization=variant, inputs=inputs, outputs=outputs,
             state=[{"name": n, "shape": [1, units], "dtype": "float32"}
                    for pair in state_names(layers) for n in pair],
-            sampling=dict(FALLBACK_SAMPLING), render=dict(DEFAULT_RENDER),
+            sampling=dict(sampling), render=dict(render),
         )
         with tempfile.TemporaryDirectory() as d:
             tmp = Path(d) / target.name
@@ -84,8 +92,8 @@ def export_run(run: Path, out: Path, variants: tuple[str, ...] = ("dynamic-int8"
                 bits = step_bits(StepModel(manifest, tmp), valid, vocab,
                                  progress=lambda t=task: progress.advance(t, 64))
         worse = (bits - keras_bits) / keras_bits
-        console.print(f"{variant}: {bits:.4f} bits/char through the step graph vs Keras "
-                      f"{keras_bits:.4f} ({worse:+.3%}, bound {BOUNDS[variant]:.1%}); "
+        console.print(f"{variant}: {loss_text(kind, bits)} through the step graph vs Keras "
+                      f"{loss_text(kind, keras_bits)} ({worse:+.3%}, bound {BOUNDS[variant]:.1%}); "
                       f"{len(data) / 1e6:.2f} MB")
         if worse > BOUNDS[variant]:
             raise ModelError(f"{variant} step graph is {worse:.2%} worse than the Keras model "
@@ -96,6 +104,8 @@ def export_run(run: Path, out: Path, variants: tuple[str, ...] = ("dynamic-int8"
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "valid_tunes": len(valid), "valid_bits_per_char": round(bits, 4),
             "keras_valid_bits_per_char": round(keras_bits, 4),
+            **({"valid_nats_per_token": round(bits * math.log(2), 4),
+                "keras_valid_nats_per_token": round(keras_bits * math.log(2), 4)} if kind == "midi" else {}),
             "train_steps": summary.get("steps"), "best_epoch": summary.get("epoch"),
         }
         write_atomic(target, data)

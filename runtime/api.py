@@ -15,25 +15,63 @@ from pathlib import Path
 
 import numpy as np
 
+from .compose import Composition, compose, piece_steps
 from .errors import TunegenError
+from .events import Music
 from .generate import Options, Tune, generate, parse_primer, sample_steps
 from .manifest import write_atomic
 from .model import DEFAULT_MODEL, StepModel, load_model
 
 SUFFIXES = (".abc", ".mid", ".midi", ".wav")
+MIDI_KIND = "midi-event"
+
+
+def suffixes(kind: str) -> tuple[str, ...]:
+    """The file suffixes a piece of a model kind can be saved as."""
+    return SUFFIXES[1:] if kind == MIDI_KIND else SUFFIXES
 
 
 class Piece:
-    """One generated tune: its ABC text and seed; saves as ABC, MIDI or WAV, and plays."""
+    """One generated piece and its seed; saves as ABC (ABC models), MIDI or WAV, and plays."""
 
-    def __init__(self, tune: Tune, model: Model) -> None:
+    def __init__(self, tune: Tune | Composition, model: Model) -> None:
         self.tune, self.model = tune, model
         self._audio: np.ndarray | None = None
 
     @property
     def abc(self) -> str:
-        """The tune as a complete ABC document."""
+        """The tune as a complete ABC document (ABC models only)."""
+        if isinstance(self.tune, Composition):
+            raise TunegenError(f"model {self.model.name} makes MIDI events, not ABC; save the piece "
+                               "as .mid or .wav")
         return self.tune.document()
+
+    @property
+    def music(self) -> Music | None:
+        """The notes of a MIDI event piece (None for an ABC tune, whose notes are in its score)."""
+        return self.tune.music if isinstance(self.tune, Composition) else None
+
+    @property
+    def seconds(self) -> float:
+        """Playing time at the model's tempo, without the release tail."""
+        return self._events()[1] * 60.0 / self.model.bpm
+
+    def describe(self) -> str:
+        """One line about the piece: length, notes, how it ended, its seed."""
+        if not isinstance(self.tune, Composition):
+            return f"tune of {self.tune.tokens} characters, seed {self.seed}"
+        m = self.tune.music
+        ended = {"end": "ended by the model", "bars": "stopped at the bar limit",
+                 "seconds": "stopped at the time limit", "length": "stopped at the length limit"}
+        return (f"{len(m.barlines)} bars of {m.meters[0][1]}, {len(m.notes)} notes, "
+                f"{self.seconds:.0f} s, {ended[self.tune.ending]}, seed {self.seed}")
+
+    def _events(self):
+        from .render import music_events, note_events
+
+        if isinstance(self.tune, Composition):
+            return music_events(self.tune.music)
+        return note_events(self.tune.score)
 
     @property
     def seed(self) -> int:
@@ -47,27 +85,28 @@ class Piece:
     def audio(self) -> np.ndarray:
         """Stereo int16 samples [frames, 2], rendered with FluidSynth once and kept."""
         if self._audio is None:
-            from .render import synthesize
+            from .render import synthesize_events
 
-            self._audio = synthesize(self.tune.score, self.model.soundfont(), self.model.program,
-                                     self.model.bpm)
+            self._audio = synthesize_events(*self._events(), self.model.soundfont(), self.model.program,
+                                            self.model.bpm)
         return self._audio
 
     def data(self, suffix: str) -> bytes:
-        """The file contents for a suffix: `.abc`, `.mid`/`.midi` or `.wav`."""
+        """The file contents for a suffix: `.abc` (ABC models), `.mid`/`.midi` or `.wav`."""
         suffix = suffix.lower()
         if suffix == ".abc":
             return self.abc.encode()
         if suffix in (".mid", ".midi"):
-            from .render import midi_bytes
+            from .render import events_midi
 
-            return midi_bytes(self.tune.score, self.model.bpm, self.model.program)
+            meter = self.music.meters[0][1] if self.music else None
+            return events_midi(self._events()[0], self.model.bpm, self.model.program, meter=meter)
         if suffix == ".wav":
             from .render import wav_bytes
 
             return wav_bytes(self.audio())
         raise TunegenError(f"cannot write {suffix or 'a file without suffix'}: the suffix picks the "
-                           f"format, one of {', '.join(SUFFIXES)}")
+                           f"format, one of {', '.join(suffixes(self.model.manifest.kind))}")
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the piece; the suffix picks the format. Written atomically."""
@@ -117,35 +156,71 @@ class Model:
             self._soundfont = find_soundfont(self._soundfont_arg)
         return self._soundfont
 
+    @property
+    def is_midi(self) -> bool:
+        """True for a MIDI event model (piano), False for an ABC character model (folk)."""
+        return self.manifest.kind == MIDI_KIND
+
+    def _options(self, count: int, seed, temperature, top_k, top_p, primer, max_length, bars,
+                 seconds) -> Options:
+        primer = str(primer) if primer else ""
+        if not self.is_midi and (bars is not None or seconds is not None):
+            raise TunegenError(f"bars/seconds set a MIDI event model's length; {self.name} is an ABC "
+                               "model, whose length is its own (use max_length to cap it)")
+        if not self.is_midi and Path(primer).suffix.lower() in (".mid", ".midi"):
+            raise TunegenError(f"a MIDI primer needs a MIDI event model; {self.name} continues ABC "
+                               "text such as 'M:6/8 K:D'")
+        if self.is_midi and primer and not Path(primer).expanduser().exists():
+            raise TunegenError(f"primer file {primer} not found; a MIDI event model continues a MIDI "
+                               "or score file")
+        return Options(temperature, top_k, top_p, seed, primer, max_length, count, bars, seconds)
+
     def generate_many(self, count: int = 1, *, seed: int | None = None, temperature: float | None = None,
-                      top_k: int | None = None, top_p: float | None = None, primer: str = "",
-                      max_length: int | None = None, progress: Callable[[], None] | None = None,
-                      ) -> list[Piece]:
-        """`count` new pieces, each checked with music21 (unparsable draws are sampled again)."""
+                      top_k: int | None = None, top_p: float | None = None,
+                      primer: str | os.PathLike = "", max_length: int | None = None,
+                      bars: int | None = None, seconds: float | None = None,
+                      progress: Callable[[], None] | None = None) -> list[Piece]:
+        """`count` new pieces. ABC tunes are checked with music21 (unparsable draws are sampled
+        again). For a MIDI event model, `primer` is a MIDI or score file whose opening bars the
+        piece continues, and `bars` or `seconds` caps its length (it ends at a barline)."""
+        opts = self._options(count, seed, temperature, top_k, top_p, primer, max_length, bars, seconds)
+        if self.is_midi:
+            return [Piece(c, self) for c in compose(self.step, opts, self.bpm, progress)]
         from .score import parse_abc
 
         def validate(tune: Tune) -> str | None:
             tune.score, problem = parse_abc(tune.document())
             return problem
 
-        opts = Options(temperature, top_k, top_p, seed, primer, max_length, count)
         return [Piece(t, self) for t in generate(self.step, opts, validate, progress)]
 
     def generate(self, *, seed: int | None = None, temperature: float | None = None,
-                 top_k: int | None = None, top_p: float | None = None, primer: str = "",
-                 max_length: int | None = None) -> Piece:
+                 top_k: int | None = None, top_p: float | None = None, primer: str | os.PathLike = "",
+                 max_length: int | None = None, bars: int | None = None,
+                 seconds: float | None = None) -> Piece:
         """One new piece; the same seed and settings give the same piece."""
         return self.generate_many(1, seed=seed, temperature=temperature, top_k=top_k, top_p=top_p,
-                                  primer=primer, max_length=max_length)[0]
+                                  primer=primer, max_length=max_length, bars=bars, seconds=seconds)[0]
 
     def stream(self, *, seed: int | None = None, temperature: float | None = None,
-               top_k: int | None = None, top_p: float | None = None, primer: str = "",
-               max_length: int | None = None) -> Iterator[str]:
-        """A new tune character by character, as sampling makes it final (a bar at a time), for a
-        device that reacts live. Every bar is checked as it is made, but the whole tune is not
-        checked with music21 (what was played cannot be taken back); it is the first draw that
-        `generate` with the same seed and settings makes."""
-        opts = Options(temperature, top_k, top_p, seed, primer, max_length).resolved(self.manifest.sampling)
+               top_k: int | None = None, top_p: float | None = None, primer: str | os.PathLike = "",
+               max_length: int | None = None, bars: int | None = None,
+               seconds: float | None = None) -> Iterator[str]:
+        """A new piece token by token as sampling makes it final, for a device that reacts live.
+
+        An ABC tune comes character by character, a bar at a time (every bar is checked as it is
+        made, but the whole tune is not checked with music21: what was played cannot be taken back).
+        A MIDI event piece comes event token by event token (`p60`, `d12`, `w6`, `bar`, ...). Either
+        way it is the first draw that `generate` with the same seed and settings makes."""
+        opts = self._options(1, seed, temperature, top_k, top_p, primer, max_length, bars, seconds)
+        if self.is_midi:
+            from .compose import resolved
+
+            opts, tokens = resolved(self.step, opts)
+            rng = np.random.default_rng([opts.seed, 0, 0])
+            yield from piece_steps(self.step, opts, rng, tokens, self.bpm)
+            return
+        opts = opts.resolved(self.manifest.sampling)
         fixed, body = parse_primer(opts.primer, self.manifest.vocab)
         rng = np.random.default_rng([opts.seed, 0, 0])
         for chunk in sample_steps(self.step, opts, rng, fixed, body):

@@ -27,9 +27,11 @@ SeedOpt = Annotated[int | None, typer.Option("--seed", "-s", help="Same seed and
 TempOpt = Annotated[float | None, typer.Option("--temperature", "-t", help="Below 1 is safer, above 1 wilder. Model default if not given.")]
 TopKOpt = Annotated[int | None, typer.Option("--top-k", help="Sample only from the K likeliest symbols (0: off).")]
 TopPOpt = Annotated[float | None, typer.Option("--top-p", help="Sample only from the likeliest symbols holding this much probability.")]
-PrimerOpt = Annotated[str, typer.Option("--primer", "-p", help="Header fields like 'M:6/8 K:Dmix', and/or the opening bars to continue.")]
-CountOpt = Annotated[int, typer.Option("--count", "-n", help="How many tunes.")]
-MaxLenOpt = Annotated[int | None, typer.Option("--max-length", help="Most characters per tune.")]
+PrimerOpt = Annotated[str, typer.Option("--primer", "-p", help="ABC models: header fields like 'M:6/8 K:Dmix' and/or opening bars to continue. MIDI models: a .mid or score file whose opening bars to continue.")]
+CountOpt = Annotated[int, typer.Option("--count", "-n", help="How many pieces.")]
+MaxLenOpt = Annotated[int | None, typer.Option("--max-length", help="Most tokens per piece (characters for ABC models).")]
+BarsOpt = Annotated[int | None, typer.Option("--bars", help="MIDI models: length in bars (default from the model).")]
+SecondsOpt = Annotated[float | None, typer.Option("--seconds", help="MIDI models: length in seconds, ended at the next barline.")]
 SoundFontOpt = Annotated[Path | None, typer.Option("--soundfont", help="General MIDI .sf2 to render with (default: the system's).")]
 BpmOpt = Annotated[float | None, typer.Option("--bpm", help="Tempo in quarter notes per minute (model default if not given).")]
 ProgramOpt = Annotated[int | None, typer.Option("--program", help="General MIDI program 0-127 (model default if not given).")]
@@ -54,12 +56,14 @@ def _main(version: Annotated[bool, typer.Option("--version", callback=_version, 
     """Generate and play new tunes offline from small quantized LSTM models."""
 
 
-def _check_outputs(outs: list[Path]) -> None:
-    from .api import SUFFIXES
+def _check_outputs(outs: list[Path], kind: str = "") -> None:
+    from .api import MIDI_KIND, suffixes
 
+    allowed = suffixes(kind)
     for out in outs:
-        if out.suffix.lower() not in SUFFIXES:
-            _fail(f"cannot write {out}: the suffix picks the format, one of {', '.join(SUFFIXES)}")
+        if out.suffix.lower() not in allowed:
+            why = " (a MIDI event model makes no ABC)" if kind == MIDI_KIND and out.suffix.lower() == ".abc" else ""
+            _fail(f"cannot write {out}: the suffix picks the format, one of {', '.join(allowed)}{why}")
         if not out.parent.exists():
             _fail(f"cannot write {out}: folder {out.parent} does not exist")
 
@@ -69,16 +73,17 @@ def _numbered(path: Path, index: int, count: int) -> Path:
 
 
 def _run(model, seed, temperature, top_k, top_p, primer, count, max_length, soundfont, bpm,
-         program, outs: list[Path], play: bool) -> None:
+         program, outs: list[Path], play: bool, bars=None, seconds=None) -> None:
     from .api import load
     from .manifest import write_atomic
 
     _check_outputs(outs)
     m = load(model, soundfont=soundfont, bpm=bpm, program=program)
+    _check_outputs(outs, m.manifest.kind)
     if play or any(o.suffix.lower() == ".wav" for o in outs):
         m.soundfont()  # a missing SoundFont stops us before any sampling
     kwargs = dict(seed=seed, temperature=temperature, top_k=top_k, top_p=top_p, primer=primer,
-                  max_length=max_length)
+                  max_length=max_length, bars=bars, seconds=seconds)
     if count > 1:
         from rich.console import Console
         from rich.progress import Progress
@@ -96,7 +101,9 @@ def _run(model, seed, temperature, top_k, top_p, primer, count, max_length, soun
         write_atomic(o, "\n".join(p.tune.document(i + 1) for i, p in enumerate(pieces)).encode())
         typer.echo(f"wrote {o}")
     for i, piece in enumerate(pieces):
-        if play or not abc_outs:
+        if m.is_midi:
+            typer.echo(f"piece {i + 1}: {piece.describe()}")
+        elif play or not abc_outs:
             typer.echo(piece.tune.document(i + 1))
         for o in outs:
             if o.suffix.lower() != ".abc":
@@ -106,12 +113,12 @@ def _run(model, seed, temperature, top_k, top_p, primer, count, max_length, soun
             from .render import SAMPLE_RATE
 
             try:
-                typer.echo(f"playing tune {i + 1} of {count} ({len(piece.audio()) / SAMPLE_RATE:.0f} s)...",
+                typer.echo(f"playing piece {i + 1} of {count} ({len(piece.audio()) / SAMPLE_RATE:.0f} s)...",
                            err=True)
                 typer.echo(f"played on {piece.play()}", err=True)
             except NoAudioDevice as e:
                 if any(o.suffix.lower() == ".wav" for o in outs):
-                    typer.echo(f"{e}; the tune is in the WAV written above", err=True)
+                    typer.echo(f"{e}; the piece is in the WAV written above", err=True)
                     continue
                 fallback = piece.save(f"tune-{piece.seed}" + (f"-{i + 1}" if count > 1 else "") + ".wav")
                 typer.echo(f"{e}; wrote {fallback} instead", err=True)
@@ -122,23 +129,25 @@ def play(
     model: ModelOpt = "folk", seed: SeedOpt = None, temperature: TempOpt = None, top_k: TopKOpt = None,
     top_p: TopPOpt = None, primer: PrimerOpt = "", count: CountOpt = 1, max_length: MaxLenOpt = None,
     soundfont: SoundFontOpt = None, bpm: BpmOpt = None, program: ProgramOpt = None,
-    out: Annotated[list[Path] | None, typer.Option("--out", "-o", help="Also write the tune: .abc, .mid or .wav (repeatable).")] = None,
+    bars: BarsOpt = None, seconds: SecondsOpt = None,
+    out: Annotated[list[Path] | None, typer.Option("--out", "-o", help="Also write the piece: .abc, .mid or .wav (repeatable).")] = None,
 ):
-    """Generate a new tune and play it (writes a WAV when there is no audio device)."""
+    """Generate a new piece and play it (writes a WAV when there is no audio device)."""
     _run(model, seed, temperature, top_k, top_p, primer, count, max_length, soundfont, bpm, program,
-         out or [], play=True)
+         out or [], play=True, bars=bars, seconds=seconds)
 
 
 @app.command()
 def generate(
-    out: Annotated[list[Path], typer.Option("--out", "-o", help="Write the tune: .abc, .mid or .wav by suffix (repeatable).")],
+    out: Annotated[list[Path], typer.Option("--out", "-o", help="Write the piece: .abc, .mid or .wav by suffix (repeatable).")],
     model: ModelOpt = "folk", seed: SeedOpt = None, temperature: TempOpt = None, top_k: TopKOpt = None,
     top_p: TopPOpt = None, primer: PrimerOpt = "", count: CountOpt = 1, max_length: MaxLenOpt = None,
     soundfont: SoundFontOpt = None, bpm: BpmOpt = None, program: ProgramOpt = None,
+    bars: BarsOpt = None, seconds: SecondsOpt = None,
 ):
-    """Generate new tunes and write them to files (ABC, MIDI, WAV)."""
+    """Generate new pieces and write them to files (ABC, MIDI, WAV)."""
     _run(model, seed, temperature, top_k, top_p, primer, count, max_length, soundfont, bpm, program,
-         out, play=False)
+         out, play=False, bars=bars, seconds=seconds)
 
 
 @app.command()
@@ -157,11 +166,17 @@ def models():
             typer.echo(f"{name}: broken ({e})")
             continue
         size = (path.parent / m.tflite).stat().st_size / 1e6 if (path.parent / m.tflite).exists() else 0
-        bits = m.provenance.get("valid_bits_per_char")
         default = " (default)" if name == DEFAULT_MODEL else ""
         typer.echo(f"{name}{default}: {m.kind}, {len(m.layers)}x LSTM {m.layers[0]}, {m.quantization}, "
-                   f"{size:.1f} MB, {bits} bits/char on {m.provenance.get('valid_tunes')} validation tunes "
-                   f"({m.provenance.get('corpus')})")
+                   f"{size:.1f} MB, {_validation(m)} ({m.provenance.get('corpus')})")
+
+
+def _validation(m, keras: bool = False) -> str:
+    p = m.provenance
+    key = "nats_per_token" if m.kind == "midi-event" else "bits_per_char"
+    unit = "nats/token" if m.kind == "midi-event" else "bits/char"
+    text = f"{p.get('valid_' + key)} {unit} on {p.get('valid_tunes')} validation pieces"
+    return text + (f" (Keras {p.get('keras_valid_' + key)})" if keras else "")
 
 
 @app.command()
@@ -188,8 +203,7 @@ def info(model: Annotated[str, typer.Argument(help="Shipped model name or path t
         ("vocabulary", f"{len(m.vocabulary)} tokens"),
         ("layers", f"embedding {m.embedding}, {len(m.layers)} x LSTM {m.layers[0]}"),
         ("quantization", m.quantization),
-        ("validation", f"{p.get('valid_bits_per_char')} bits/char on {p.get('valid_tunes')} tunes "
-                       f"(Keras {p.get('keras_valid_bits_per_char')})"),
+        ("validation", _validation(m, keras=True)),
         ("trained on", f"{p.get('corpus')} ({p.get('created')})"),
         ("sampling", ", ".join(f"{k} {v}" for k, v in m.sampling.items())),
         ("interpreter", package),
@@ -209,31 +223,28 @@ def _train_import():
         _fail("training and export need TensorFlow: pip install 'tunegen[train]'")
 
 
-@train_app.command("abc")
-def train_abc(
-    corpus: Annotated[str, typer.Argument(help="ABC file, folder, or music21 collections (comma-separated), e.g. oneills1850,ryansMammoth,airdsAirs.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkpoints, vocabulary, config, model.")],
-    layers: Annotated[int, typer.Option(help="Stacked LSTM layers.")] = 2,
-    units: Annotated[int, typer.Option(help="Units per LSTM layer.")] = 384,
-    embedding: Annotated[int, typer.Option(help="Embedding size.")] = 64,
-    dropout: Annotated[float, typer.Option(help="Dropout after each LSTM layer.")] = 0.15,
-    epochs: Annotated[int, typer.Option(help="Most passes over the training tunes.")] = 40,
-    max_steps: Annotated[int | None, typer.Option(help="Stop after this many batches in all.")] = None,
-    batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = 64,
-    seq_len: Annotated[int, typer.Option(help="Characters per training window.")] = 128,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 2e-3,
-    patience: Annotated[int, typer.Option(help="Stop after this many epochs without validation gain.")] = 3,
-    seed: Annotated[int, typer.Option(help="Random seed for weights and shuffling.")] = 0,
-):
-    """Train the char-level LSTM on ABC tunes; run again with the same options to resume."""
+LayersOpt = Annotated[int, typer.Option(help="Stacked LSTM layers.")]
+UnitsOpt = Annotated[int, typer.Option(help="Units per LSTM layer.")]
+EmbeddingOpt = Annotated[int, typer.Option(help="Embedding size.")]
+DropoutOpt = Annotated[float, typer.Option(help="Dropout after each LSTM layer.")]
+EpochsOpt = Annotated[int, typer.Option(help="Most passes over the training data.")]
+MaxStepsOpt = Annotated[int | None, typer.Option(help="Stop after this many batches in all.")]
+BatchOpt = Annotated[int, typer.Option(help="Windows per batch.")]
+LrOpt = Annotated[float, typer.Option(help="Adam learning rate.")]
+PatienceOpt = Annotated[int, typer.Option(help="Stop after this many epochs without validation gain.")]
+TrainSeedOpt = Annotated[int, typer.Option(help="Random seed for weights and shuffling.")]
+RunOutOpt = Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkpoints, vocabulary, config, model.")]
+
+
+def _train(out: Path, **options) -> None:
     _train_import()
     from tunegen.training.train import TrainConfig, train
 
-    cfg = TrainConfig(corpus=corpus, embedding=embedding, units=units, layers=layers, dropout=dropout,
-                      epochs=epochs, max_steps=max_steps, batch_size=batch_size, seq_len=seq_len, lr=lr,
-                      patience=patience, seed=seed)
-    if min(layers, units, embedding, epochs, batch_size, seq_len) < 1 or not 0 <= dropout < 1 or lr <= 0:
-        _fail("sizes, epochs, batch size and sequence length must be positive, dropout in [0, 1), lr > 0")
+    cfg = TrainConfig(**options)
+    if min(cfg.layers, cfg.units, cfg.embedding, cfg.epochs, cfg.batch_size, cfg.seq_len) < 1 \
+            or not 0 <= cfg.dropout < 1 or cfg.lr <= 0 or not 0 <= cfg.transpose <= 12:
+        _fail("sizes, epochs, batch size and sequence length must be positive, dropout in [0, 1), "
+              "lr > 0, transpose 0-12")
     try:
         train(cfg, out)
     except KeyboardInterrupt:
@@ -242,6 +253,38 @@ def train_abc(
         raise typer.Exit(130) from None
     except ValueError as e:
         _fail(str(e))
+
+
+@train_app.command("abc")
+def train_abc(
+    corpus: Annotated[str, typer.Argument(help="ABC file, folder, or music21 collections (comma-separated), e.g. oneills1850,ryansMammoth,airdsAirs.")],
+    out: RunOutOpt,
+    layers: LayersOpt = 2, units: UnitsOpt = 384, embedding: EmbeddingOpt = 64, dropout: DropoutOpt = 0.15,
+    epochs: EpochsOpt = 40, max_steps: MaxStepsOpt = None, batch_size: BatchOpt = 64,
+    seq_len: Annotated[int, typer.Option(help="Characters per training window.")] = 128,
+    lr: LrOpt = 2e-3, patience: PatienceOpt = 3, seed: TrainSeedOpt = 0,
+):
+    """Train the char-level LSTM on ABC tunes; run again with the same options to resume."""
+    _train(out, corpus=corpus, kind="abc", embedding=embedding, units=units, layers=layers,
+           dropout=dropout, epochs=epochs, max_steps=max_steps, batch_size=batch_size, seq_len=seq_len,
+           lr=lr, patience=patience, seed=seed)
+
+
+@train_app.command("midi")
+def train_midi(
+    corpus: Annotated[str, typer.Argument(help="MIDI file, folder of MIDI/MusicXML/kern files, or music21 collections (comma-separated), e.g. bach.")],
+    out: RunOutOpt,
+    transpose: Annotated[int, typer.Option(help="Key augmentation: each epoch shifts every piece by a random -N..N semitones.")] = 0,
+    layers: LayersOpt = 2, units: UnitsOpt = 384, embedding: EmbeddingOpt = 64, dropout: DropoutOpt = 0.2,
+    epochs: EpochsOpt = 40, max_steps: MaxStepsOpt = None, batch_size: BatchOpt = 64,
+    seq_len: Annotated[int, typer.Option(help="Event tokens per training window.")] = 256,
+    lr: LrOpt = 2e-3, patience: PatienceOpt = 3, seed: TrainSeedOpt = 0,
+):
+    """Train the note-event LSTM on MIDI or scores (all parts but drums merged into one keyboard
+    stream); run again with the same options to resume."""
+    _train(out, corpus=corpus, kind="midi", transpose=transpose, embedding=embedding, units=units,
+           layers=layers, dropout=dropout, epochs=epochs, max_steps=max_steps, batch_size=batch_size,
+           seq_len=seq_len, lr=lr, patience=patience, seed=seed)
 
 
 @app.command("export")

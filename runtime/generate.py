@@ -31,6 +31,8 @@ class Options:
     primer: str = ""
     max_length: int | None = None
     count: int = 1
+    bars: int | None = None  # MIDI event models: length in bars, or
+    seconds: float | None = None  # in seconds (ended at the next barline)
 
     def resolved(self, defaults: dict) -> Options:
         out = Options(**self.__dict__)

@@ -14,7 +14,7 @@ from .errors import ModelError
 from .vocab import Vocabulary
 
 FORMAT_VERSION = 1
-KINDS = ("abc-char",)
+KINDS = ("abc-char", "midi-event")
 
 
 @dataclass

@@ -107,15 +107,31 @@ def note_events(score) -> tuple[list[tuple[float, int, int, int]], float]:
     return events, max(t, max((b for _, b, _ in notes), default=0.0))
 
 
+def music_events(music) -> tuple[list[tuple[float, int, int, int]], float]:
+    """`note_events` of an `events.Music` piece; notes on a barline are played a little louder."""
+    from .events import GRID
+
+    bars = set(music.barlines)
+    events = [(n.start / GRID, 1, n.pitch, 96 if n.start in bars else 80) for n in music.notes]
+    events += [(n.end / GRID, 0, n.pitch, 0) for n in music.notes]
+    events.sort(key=lambda e: (e[0], e[1]))
+    return events, music.length / GRID
+
+
 def synthesize(score, soundfont: Path, program: int = 0, bpm: float = 120.0,
                tail: float = 1.0) -> np.ndarray:
-    """Render a score to stereo int16 samples [frames, 2] at SAMPLE_RATE."""
+    """Render a music21 score to stereo int16 samples [frames, 2] at SAMPLE_RATE."""
+    return synthesize_events(*note_events(score), soundfont, program, bpm, tail)
+
+
+def synthesize_events(events, length: float, soundfont: Path, program: int = 0, bpm: float = 120.0,
+                      tail: float = 1.0) -> np.ndarray:
+    """Render (quarter notes, on/off, pitch, velocity) events to stereo int16 samples [frames, 2]."""
     try:
         import fluidsynth
     except (ImportError, OSError) as e:
         raise AudioError(f"the FluidSynth library is missing ({e}); install it "
                          "(Debian: apt-get install libfluidsynth3)") from None
-    events, length = note_events(score)
     sec = 60.0 / bpm
     synth = fluidsynth.Synth(samplerate=float(SAMPLE_RATE), gain=0.6)
     try:
@@ -159,7 +175,11 @@ def midi_bytes(score, bpm: float, program: int = 0, ticks: int = 480) -> bytes:
     Written from the same events the audio is rendered from: music21's own stream-to-MIDI path
     re-expands repeats and fails on some that the renderer plays as written.
     """
-    events, _ = note_events(score)
+    return events_midi(note_events(score)[0], bpm, program, ticks)
+
+
+def events_midi(events, bpm: float, program: int = 0, ticks: int = 480, meter: str | None = None) -> bytes:
+    """A standard MIDI file (format 0) of (quarter notes, on/off, pitch, velocity) events."""
     track = bytearray()
 
     def put(delta: int, data: bytes) -> None:
@@ -170,6 +190,9 @@ def midi_bytes(score, bpm: float, program: int = 0, ticks: int = 480) -> bytes:
         track.extend(bytes(var) + data)
 
     put(0, b"\xff\x51\x03" + int(60_000_000 / bpm).to_bytes(3, "big"))
+    if meter:
+        num, den = (int(x) for x in meter.split("/"))
+        put(0, bytes([0xFF, 0x58, 0x04, num, den.bit_length() - 1, 24, 8]))
     put(0, bytes([0xC0, program & 0x7F]))
     now = 0
     for t, on, pitch, vel in events:

@@ -28,3 +28,98 @@ def parse_abc(text: str):
     if not len(score.flatten().notes):
         return score, "no notes"
     return score, None
+
+
+class NotMusic(ValueError):
+    """A file that holds no usable music; the message is the reason it is counted under."""
+
+
+def _is_drums(part) -> bool:
+    from music21 import instrument
+
+    for inst in part.getElementsByClass(instrument.Instrument):
+        if isinstance(inst, instrument.UnpitchedPercussion) or inst.midiChannel == 9:
+            return True
+    return False
+
+
+def _articulated(n, length: int) -> int:
+    """A written length as a player sounds it: staccato notes half as long, and a breath (an
+    eighth note, or half of a shorter note) after a fermata, where a chorale's phrase ends."""
+    from music21 import articulations, expressions
+
+    from .events import GRID
+
+    if any(isinstance(a, articulations.Staccatissimo) for a in n.articulations):
+        return max(length // 4, 1)
+    if any(isinstance(a, articulations.Staccato) for a in n.articulations):
+        return max(length // 2, 1)
+    if any(isinstance(e, expressions.Fermata) for e in n.expressions):
+        return length - GRID // 2 if length > GRID else max(length // 2, 1)
+    return length
+
+
+def score_music(score):
+    """A music21 score as one keyboard stream of events on the grid (`events.Music`).
+
+    Every pitched part except drums is merged into one stream, as a pianist would play a reduction;
+    tied notes are joined; staccato and fermatas are played (see `_articulated`); repeats are kept
+    as written. Barlines and meters come from the first part
+    with measures. Raises NotMusic when nothing usable is left.
+    """
+    from music21 import chord, meter, note, stream
+
+    from .events import GRID, METERS, Music, Note, bar_ticks, keyboard
+
+    parts = list(score.parts) if isinstance(score, stream.Score) and score.parts else [score]
+    parts = [p for p in parts if not _is_drums(p)]
+    notes: list[Note] = []
+    for part in parts:
+        for n in part.stripTies().flatten().notes:
+            if not isinstance(n, (note.Note, chord.Chord)) or n.quarterLength <= 0:
+                continue  # unpitched and grace notes
+            start = round(float(n.offset) * GRID)
+            length = _articulated(n, round(float(n.quarterLength) * GRID))
+            notes.extend(Note(start, p.midi, max(length, 1)) for p in n.pitches)
+    notes = keyboard(notes)
+    if not notes:
+        raise NotMusic("no notes")
+    first = next((p for p in parts if p.getElementsByClass("Measure")), None)
+    meters: list[tuple[int, str]] = []
+    barlines: list[int] = []
+    if first is not None:
+        for ts in first.recurse().getElementsByClass(meter.TimeSignature):
+            name = ts.ratioString
+            if name not in METERS:
+                raise NotMusic(f"meter {name} is not one the vocabulary holds")
+            tick = round(float(ts.getOffsetInHierarchy(first)) * GRID)
+            if not meters or meters[-1][1] != name:
+                meters.append((tick, name))
+        measures = list(first.getElementsByClass("Measure"))
+        for i, m in enumerate(measures):
+            tick = round(float(m.offset) * GRID)
+            if i == 0 and meters and round(float(m.duration.quarterLength) * GRID) < bar_ticks(meters[0][1]):
+                continue  # a pickup: the first barline comes after it
+            barlines.append(tick)
+    if not meters or meters[0][0] != 0:
+        meters.insert(0, (0, meters[0][1] if meters else "4/4"))
+    end = max(n.end for n in notes)
+    barlines = [b for b in barlines if b < end]
+    return Music(notes, meters, barlines)
+
+
+def read_music(path) -> object:
+    """Read a MIDI file or any score music21 reads (MusicXML, kern, ABC) as `events.Music`.
+
+    Raises NotMusic with the reason when the file cannot be parsed or holds no notes."""
+    import music21
+
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            score = music21.converter.parse(str(path))
+    except Exception as e:  # music21 raises many types for a corrupt file
+        reason = str(e).split("\n")[0][:120]
+        raise NotMusic(f"unreadable ({type(e).__name__}: {reason})") from None
+    return score_music(score)

@@ -88,3 +88,103 @@ def alsa_file_home(tmp_path) -> tuple[dict, Path]:
     (tmp_path / ".asoundrc").write_text(ALSA_FILE_DEVICE.format(path=played))
     env = dict(os.environ, HOME=str(tmp_path))
     return env, played
+
+
+def smf(*tracks: list[tuple[int, bytes]], ticks: int = 480) -> bytes:
+    """A format-1 standard MIDI file from tracks of (delta ticks, event bytes), written by hand so a
+    test can make files music21 would never write (drums, empty tracks)."""
+    out = b"MThd" + (6).to_bytes(4, "big") + (1).to_bytes(2, "big") + len(tracks).to_bytes(2, "big") \
+        + ticks.to_bytes(2, "big")
+    for events in tracks:
+        data = bytearray()
+        for delta, ev in [*events, (0, b"\xff\x2f\x00")]:
+            var = [delta & 0x7F]
+            while delta > 0x7F:
+                delta >>= 7
+                var.insert(0, (delta & 0x7F) | 0x80)
+            data += bytes(var) + ev
+        out += b"MTrk" + len(data).to_bytes(4, "big") + bytes(data)
+    return out
+
+
+def read_midi_notes(path: Path) -> tuple[list[tuple[int, int, int]], int, int]:
+    """(onset, length, pitch) of every note in a MIDI file, read from its raw events with music21's
+    low-level reader; also how many notes were never released, and ticks per quarter."""
+    from music21 import midi
+
+    mf = midi.MidiFile()
+    mf.open(str(path))
+    mf.read()
+    mf.close()
+    notes, hanging = [], 0
+    for track in mf.tracks:
+        t, on = 0, {}
+        for ev in track.events:
+            if ev.isDeltaTime():
+                t += ev.time
+            elif ev.isNoteOn():
+                on.setdefault(ev.pitch, []).append(t)
+            elif ev.isNoteOff() and on.get(ev.pitch):
+                start = on[ev.pitch].pop(0)
+                notes.append((start, t - start, ev.pitch))
+        hanging += sum(len(v) for v in on.values())
+    return sorted(notes), hanging, mf.ticksPerQuarterNote
+
+
+def bach_files(n: int) -> list[Path]:
+    import music21.corpus
+
+    root = Path(music21.corpus.__file__).parent / "bach"
+    return sorted(root.glob("bwv*.mxl"))[:n]
+
+
+@pytest.fixture(scope="session")
+def midi_corpus(tmp_path_factory) -> Path:
+    """A folder of real music: Bach chorales as MusicXML and as MIDI files music21 wrote, plus a
+    corrupt MIDI file and one whose only track is empty."""
+    import music21
+
+    root = tmp_path_factory.mktemp("midi_corpus")
+    files = bach_files(14)
+    (root / "xml").mkdir()
+    for f in files[:10]:
+        shutil.copy(f, root / "xml" / f.name)
+    for f in files[10:]:
+        music21.converter.parse(f).write("midi", fp=root / f"{f.stem}.mid")
+    (root / "corrupt.mid").write_bytes(b"MThd\x00\x00\x00\x06\x00\x01\x00\x02\x01\xe0MTrk\xff\xff\xff\xffgarbage")
+    (root / "empty-track.mid").write_bytes(smf([]))
+    (root / "notes.txt").write_text("not music, not read")
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_midi_run(tmp_path_factory, midi_corpus) -> Path:
+    """A run folder from a few real training steps of a tiny MIDI event LSTM."""
+    pytest.importorskip("tensorflow")
+    from tunegen.training.train import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("runs") / "tiny-midi"
+    cfg = TrainConfig(corpus=str(midi_corpus), kind="midi", transpose=3, embedding=16, units=48,
+                      layers=2, dropout=0.0, epochs=4, max_steps=20, batch_size=8, seq_len=128, lr=1e-2)
+    train(cfg, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_midi_model(tiny_midi_run, tmp_path_factory) -> Path:
+    """The tiny MIDI run exported: int8 `tinymidi.tflite`/`.json` and the float32 variant."""
+    from tunegen.export.export import export_run
+
+    out = tmp_path_factory.mktemp("models") / "tinymidi"
+    export_run(tiny_midi_run, out)
+    return out.with_suffix(".json")
+
+
+@pytest.fixture(scope="session")
+def shipped_piano() -> Path:
+    from tunegen.runtime.model import shipped_models
+
+    models = shipped_models()
+    if "piano" not in models:
+        pytest.fail("the shipped piano model is missing from models/")
+    return models["piano"]

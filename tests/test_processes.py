@@ -28,13 +28,15 @@ def tunegen(*args, env=None, cwd=None, poison=True):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, cwd=cwd)
 
 
-def test_runtime_commands_never_import_tensorflow(shipped_folk, tmp_path):
+def test_runtime_commands_never_import_tensorflow(shipped_folk, shipped_piano, tmp_path):
     for args in (["models"], ["generate", "--seed", 1, "-o", tmp_path / "a.abc", "-o", tmp_path / "a.wav",
-                              "-o", tmp_path / "a.mid"], ["--help"]):
+                              "-o", tmp_path / "a.mid"], ["--help"], ["info", "piano"],
+                 ["generate", "-m", "piano", "--seed", 1, "--bars", 8, "-o", tmp_path / "p.wav"]):
         res = tunegen(*args)
         assert res.returncode == 0, res.stderr
         assert "the runtime imported" not in res.stderr
     assert (tmp_path / "a.wav").stat().st_size > 100_000
+    assert (tmp_path / "p.wav").stat().st_size > 100_000
 
 
 def test_user_errors_exit_1_without_traceback(tmp_path):

@@ -199,6 +199,7 @@ class Corpus:
     valid: list[str] = field(default_factory=list)
     skipped: Counter = field(default_factory=Counter)
     files: int = 0
+    noun: str = "tunes"
 
     @property
     def kept(self) -> int:
@@ -206,7 +207,7 @@ class Corpus:
 
     def summary(self) -> str:
         reasons = ", ".join(f"{n} {r}" for r, n in self.skipped.most_common())
-        return (f"{self.kept} tunes kept ({len(self.train)} train, {len(self.valid)} validation) "
+        return (f"{self.kept} {self.noun} kept ({len(self.train)} train, {len(self.valid)} validation) "
                 f"from {self.files} files; {sum(self.skipped.values())} skipped"
                 + (f" ({reasons})" if reasons else ""))
 

@@ -1,5 +1,6 @@
-"""The training loop: tune-aligned windows, a progress bar, a checkpoint and validation bits/char
-every epoch, resume after an interruption, early stopping on validation."""
+"""The training loop: tune-aligned windows, a progress bar, a checkpoint and validation loss every
+epoch (bits/char for ABC, nats/token for MIDI events), resume after an interruption, early stopping
+on validation."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from tunegen.runtime.vocab import Vocabulary
 
 from .corpus import load_corpus
 from .model import ModelConfig, build_model
-from .windows import bits_per_char, length_batches, padded_tunes, tune_windows
+from .windows import bits_per_char, id_windows, length_batches, padded_tunes
 
 # Options that may change between a run and its resumption; any other change is a new run.
 _RESUMABLE = {"epochs", "max_steps", "patience"}
@@ -29,6 +30,8 @@ class TrainConfig:
     """Everything that decides a training run; saved in the run folder as `config.json`."""
 
     corpus: str
+    kind: str = "abc"  # "abc" (characters) or "midi" (note events)
+    transpose: int = 0  # MIDI: each epoch shifts every training piece by a random -N..N semitones
     embedding: int = 64
     units: int = 384
     layers: int = 2
@@ -67,8 +70,17 @@ def _save_keras(model, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def evaluate_bits(model, tunes: list[str], vocab: Vocabulary, batch: int = 32) -> float:
-    """Bits per character of `tunes`, each read whole from its start token (full context)."""
+UNITS = {"abc": ("bits/char", 1.0), "midi": ("nats/token", math.log(2))}
+
+
+def loss_text(kind: str, bits: float) -> str:
+    """A validation figure in the unit of its model kind (bits/char or nats/token)."""
+    unit, scale = UNITS[kind]
+    return f"{bits * scale:.4f} {unit}"
+
+
+def evaluate_bits(model, tunes: list, vocab: Vocabulary, batch: int = 32) -> float:
+    """Bits per token of `tunes`, each read whole from its start token (full context)."""
     total, count = 0.0, 0
     for x, y, mask in length_batches(padded_tunes(tunes, vocab), batch):
         logits = np.asarray(model.predict_on_batch(x))
@@ -102,10 +114,26 @@ def train(cfg: TrainConfig, out: Path, console=None) -> RunState:
     out = Path(out)
     state_path, ckpt_path, best_path = out / "state.json", out / "checkpoint.keras", out / "model.keras"
 
-    corpus = load_corpus(cfg.corpus, cfg.valid_percent, cfg.max_chars)
+    if cfg.kind not in UNITS:
+        raise ValueError(f"unknown model kind {cfg.kind!r}; use one of {', '.join(UNITS)}")
+    if cfg.kind == "midi":
+        from tunegen.runtime.events import TOKENIZER, event_vocabulary
+
+        from .midi_corpus import load_midi_corpus
+
+        with Progress(TextColumn("reading corpus"), BarColumn(), MofNCompleteColumn(),
+                      TimeRemainingColumn(), console=console, transient=True) as bar:
+            def progress(total):
+                task = bar.add_task("read", total=total)
+                return lambda: bar.advance(task)
+
+            corpus = load_midi_corpus(cfg.corpus, cfg.valid_percent, progress=progress)
+        vocab, tokenizer = event_vocabulary(), TOKENIZER
+    else:
+        corpus = load_corpus(cfg.corpus, cfg.valid_percent, cfg.max_chars)
+        vocab, tokenizer = Vocabulary.from_texts(corpus.train + corpus.valid), "abc-char-1"
     console.print(f"corpus: {corpus.summary()}")
     out.mkdir(parents=True, exist_ok=True)  # only once there is something to train on
-    vocab = Vocabulary.from_texts(corpus.train + corpus.valid)
     mcfg = ModelConfig(len(vocab), cfg.embedding, cfg.units, cfg.layers, cfg.dropout)
 
     import keras
@@ -113,7 +141,8 @@ def train(cfg: TrainConfig, out: Path, console=None) -> RunState:
     state = RunState()
     if state_path.exists() and ckpt_path.exists():
         old = json.loads((out / "config.json").read_text())
-        changed = {k for k, v in asdict(cfg).items() if old["train"].get(k) != v} - _RESUMABLE
+        defaults = asdict(TrainConfig(cfg.corpus))  # options added since the run began
+        changed = {k for k, v in asdict(cfg).items() if old["train"].get(k, defaults[k]) != v} - _RESUMABLE
         if changed or old["vocab"] != list(vocab.tokens):
             raise ValueError(
                 f"{out} holds a run with other settings ({', '.join(sorted(changed)) or 'vocabulary'}); "
@@ -130,7 +159,7 @@ def train(cfg: TrainConfig, out: Path, console=None) -> RunState:
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       jit_compile=False)  # XLA made CPU training slower, not faster
     _json(out / "config.json", {"train": asdict(cfg), "model": mcfg.to_dict(),
-                                "vocab": list(vocab.tokens), "tokenizer": "abc-char-1"})
+                                "vocab": list(vocab.tokens), "tokenizer": tokenizer})
     _json(out / "vocab.json", list(vocab.tokens))
     _json(out / "corpus.json", {"spec": cfg.corpus, "files": corpus.files, "train": len(corpus.train),
                                 "valid": len(corpus.valid), "skipped": dict(corpus.skipped)})
@@ -139,8 +168,16 @@ def train(cfg: TrainConfig, out: Path, console=None) -> RunState:
     console.print(f"model: {model.count_params():,} parameters "
                   f"(embedding {cfg.embedding}, {cfg.layers}x LSTM {cfg.units}, vocab {len(vocab)})")
 
-    x, y, w = tune_windows(corpus.train, vocab, cfg.seq_len)
+    unit, scale = UNITS[cfg.kind]
+    seqs = padded_tunes(corpus.train, vocab)
+    x, y, w = id_windows(seqs, cfg.seq_len)
     per_epoch = math.ceil(len(x) / cfg.batch_size)
+    tables = None
+    if cfg.transpose:
+        from tunegen.runtime.events import transpose_table
+
+        tables = {k: np.asarray(transpose_table(vocab, k), np.int32)
+                  for k in range(-cfg.transpose, cfg.transpose + 1)}
 
     class _Bar(keras.callbacks.Callback):
         def __init__(self, progress, task):
@@ -150,15 +187,19 @@ def train(cfg: TrainConfig, out: Path, console=None) -> RunState:
         def on_train_batch_end(self, batch, logs=None):
             loss = (logs or {}).get("loss")
             self.progress.update(self.task, advance=1,
-                                 loss=f"{float(loss) / math.log(2):.3f}" if loss is not None else "")
+                                 loss=f"{float(loss) / math.log(2) * scale:.3f}" if loss is not None else "")
 
     while not state.finished and state.epoch < cfg.epochs:
         steps = per_epoch if cfg.max_steps is None else min(per_epoch, cfg.max_steps - state.steps)
         if steps <= 0:
             break
-        order = np.random.default_rng(cfg.seed + state.epoch).permutation(len(x))[:steps * cfg.batch_size]
+        rng = np.random.default_rng(cfg.seed + state.epoch)
+        if tables:  # key augmentation: this epoch's shift per piece, from the epoch's own seed
+            shifts = rng.integers(-cfg.transpose, cfg.transpose + 1, len(seqs))
+            x, y, w = id_windows([tables[int(k)][s] for k, s in zip(shifts, seqs, strict=True)], cfg.seq_len)
+        order = rng.permutation(len(x))[:steps * cfg.batch_size]
         with Progress(TextColumn(f"epoch {state.epoch + 1}/{cfg.epochs}"), BarColumn(),
-                      MofNCompleteColumn(), TextColumn("train {task.fields[loss]} bits/char"),
+                      MofNCompleteColumn(), TextColumn(f"train {{task.fields[loss]}} {unit}"),
                       TimeRemainingColumn(), console=console, transient=True) as progress:
             task = progress.add_task("train", total=steps, loss="")
             hist = model.fit(x[order], y[order], sample_weight=w[order], batch_size=cfg.batch_size,
@@ -184,13 +225,13 @@ def train(cfg: TrainConfig, out: Path, console=None) -> RunState:
         if state.epoch >= cfg.epochs:
             state.finished = True
         _json(state_path, asdict(state))
-        console.print(f"epoch {state.epoch}: {state.steps} steps, validation {bits:.4f} bits/char"
+        console.print(f"epoch {state.epoch}: {state.steps} steps, validation {loss_text(cfg.kind, bits)}"
                       + (" (best)" if improved else ""))
     if state.finished and not best_path.exists():
         shutil.copy(ckpt_path, best_path)
     _json(out / "summary.json", {"valid_bits": state.best_bits, "epoch": state.best_epoch,
                                  "steps": state.steps,
                                  "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")})
-    console.print(f"done: best validation {state.best_bits:.4f} bits/char at epoch {state.best_epoch}; "
+    console.print(f"done: best validation {loss_text(cfg.kind, state.best_bits)} at epoch {state.best_epoch}; "
                   f"model in {best_path}")
     return state

@@ -1,0 +1,169 @@
+"""The MIDI event vocabulary: notes on a grid of 1/12 quarter note as tokens, and back.
+
+A piece is a list of notes (onset, pitch, length in grid ticks) plus its meter and barlines. Its
+tokens, after `<start>`, are, for every time something happens:
+
+    w<ticks>   the time since the previous event (a rest is simply a longer wait)
+    ts<meter>  the meter, at the start and where it changes (`ts4/4`)
+    bar        a barline
+    p<pitch> d<ticks>   each note starting now, highest first (notes sounding together make chords)
+
+and `<end>` after the last note. All 128 MIDI pitches are in the vocabulary, so no pitch is unseen.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+
+from .vocab import END, PAD, START, Vocabulary
+
+GRID = 12  # ticks per quarter note: sixteenths and eighth-note triplets both land on it
+MAX_WAIT = 96  # longer waits are written as several
+DURATIONS = tuple(range(1, 97)) + tuple(range(108, 385, 12))  # up to 8 quarters exactly, then 32
+METERS = ("2/2", "3/2", "4/2", "2/4", "3/4", "4/4", "5/4", "6/4", "3/8", "6/8", "9/8", "12/8")
+BAR = "bar"
+TOKENIZER = "midi-event-1"  # bump when the meaning of a token changes
+
+
+@dataclass(frozen=True, order=True)
+class Note:
+    """One note: onset and length in grid ticks, MIDI pitch."""
+
+    start: int
+    pitch: int
+    length: int
+
+    @property
+    def end(self) -> int:
+        return self.start + self.length
+
+
+@dataclass
+class Music:
+    """Notes with their meter(s) and barlines, all in grid ticks."""
+
+    notes: list[Note]
+    meters: list[tuple[int, str]] = field(default_factory=lambda: [(0, "4/4")])
+    barlines: list[int] = field(default_factory=list)
+
+    @property
+    def length(self) -> int:
+        return max((n.end for n in self.notes), default=0)
+
+    def meter_at(self, tick: int) -> str:
+        starts = [t for t, _ in self.meters]
+        return self.meters[max(bisect_right(starts, tick) - 1, 0)][1]
+
+
+def bar_ticks(meter: str) -> int:
+    """Length of one bar of `meter` in ticks."""
+    num, den = meter.split("/")
+    return int(num) * GRID * 4 // int(den)
+
+
+def event_vocabulary() -> Vocabulary:
+    """The fixed vocabulary of every MIDI event model."""
+    return Vocabulary((PAD, START, END, BAR, *(f"ts{m}" for m in METERS),
+                       *(f"p{p}" for p in range(128)), *(f"d{d}" for d in DURATIONS),
+                       *(f"w{w}" for w in range(1, MAX_WAIT + 1))))
+
+
+def snap_length(ticks: float, down: bool = False) -> int:
+    """The representable length nearest to `ticks` (or the longest not above it)."""
+    if ticks <= DURATIONS[0]:
+        return DURATIONS[0]
+    if down:
+        return DURATIONS[bisect_right(DURATIONS, ticks) - 1]
+    return min(DURATIONS, key=lambda d: (abs(d - ticks), d))
+
+
+def keyboard(notes: list[Note]) -> list[Note]:
+    """Notes as one keyboard plays them: one note per pitch at an onset (the longest), and a held
+    key released when the same key is struck again."""
+    best: dict[tuple[int, int], Note] = {}
+    for n in notes:
+        if not 0 <= n.pitch <= 127 or n.length <= 0 or n.start < 0:
+            continue
+        n = Note(n.start, n.pitch, snap_length(n.length))
+        key = (n.start, n.pitch)
+        if key not in best or n.length > best[key].length:
+            best[key] = n
+    out: list[Note] = []
+    last: dict[int, int] = {}  # pitch -> index in out of its latest note
+    for n in sorted(best.values()):
+        i = last.get(n.pitch)
+        if i is not None and out[i].end > n.start:
+            prev = out[i]
+            out[i] = Note(prev.start, prev.pitch, snap_length(n.start - prev.start, down=True))
+        last[n.pitch] = len(out)
+        out.append(n)
+    return sorted(out)
+
+
+def encode(music: Music) -> list[str]:
+    """Token strings of a piece (without start and end)."""
+    at: dict[int, list[Note]] = {}
+    for n in music.notes:
+        at.setdefault(n.start, []).append(n)
+    meters = dict(music.meters)
+    bars = set(music.barlines)
+    tokens: list[str] = []
+    now = 0
+    for t in sorted(set(at) | bars | set(meters)):
+        gap = t - now
+        while gap > 0:
+            step = min(gap, MAX_WAIT)
+            tokens.append(f"w{step}")
+            gap -= step
+        now = t
+        if t in meters:
+            tokens.append(f"ts{meters[t]}")
+        if t in bars:
+            tokens.append(BAR)
+        for n in sorted(at.get(t, ()), key=lambda n: -n.pitch):
+            tokens += [f"p{n.pitch}", f"d{n.length}"]
+    return tokens
+
+
+def decode(tokens: list[str]) -> Music:
+    """The piece a token sequence describes; stray tokens (a pitch without length) are ignored."""
+    notes: list[Note] = []
+    meters: list[tuple[int, str]] = []
+    barlines: list[int] = []
+    now, pitch = 0, None
+    for tok in tokens:
+        if tok in (START, END, PAD):
+            continue
+        if tok == BAR:
+            barlines.append(now)
+        elif tok.startswith("ts"):
+            meters.append((now, tok[2:]))
+        elif tok.startswith("w"):
+            now += int(tok[1:])
+        elif tok.startswith("p"):
+            pitch = int(tok[1:])
+            continue
+        elif tok.startswith("d") and pitch is not None:
+            notes.append(Note(now, pitch, int(tok[1:])))
+        pitch = None
+    return Music(sorted(notes), meters or [(0, "4/4")], barlines)
+
+
+def transpose_table(vocab: Vocabulary, shift: int) -> list[int]:
+    """Token id -> token id moving every pitch by `shift` semitones; a pitch that would leave the
+    MIDI range moves by octaves back into it."""
+    table = list(range(len(vocab)))
+    for p in range(128):
+        q = p + shift
+        while q > 127:
+            q -= 12
+        while q < 0:
+            q += 12
+        table[vocab.index(f"p{p}")] = vocab.index(f"p{q}")
+    return table
+
+
+def release_at(notes: list[Note], tick: int) -> list[Note]:
+    """Notes cut so that none starts at or sounds past `tick` (a clean ending at a barline)."""
+    return [Note(n.start, n.pitch, min(n.length, tick - n.start)) for n in notes if n.start < tick]

@@ -1,0 +1,145 @@
+"""The MIDI event model end to end on real music: corpus, training, export, sampling, files."""
+
+import json
+
+import pytest
+from conftest import read_midi_notes
+from typer.testing import CliRunner
+
+import tunegen
+from tunegen.runtime.cli import app
+from tunegen.runtime.events import GRID, bar_ticks, decode, event_vocabulary
+
+
+def run_cli(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def test_corpus_reads_midi_and_scores_and_counts_skips(midi_corpus):
+    from tunegen.training.midi_corpus import load_midi_corpus
+
+    corpus = load_midi_corpus(str(midi_corpus), workers=2)
+    assert corpus.kept == 14 and corpus.files == 16  # the .txt is not a music file
+    assert sum(v for k, v in corpus.skipped.items() if k.startswith("unreadable")) == 1
+    assert corpus.skipped["no notes"] == 1
+    assert all(isinstance(t, list) and t[0].startswith("ts") for t in corpus.train + corpus.valid)
+
+
+def test_corpus_with_no_usable_files_is_refused(tmp_path):
+    from tunegen.runtime.errors import CorpusError
+    from tunegen.training.midi_corpus import load_midi_corpus
+
+    with pytest.raises(CorpusError, match="holds no MIDI"):
+        load_midi_corpus(str(tmp_path))
+    (tmp_path / "bad.mid").write_bytes(b"not a midi file at all")
+    with pytest.raises(CorpusError, match="no usable pieces.*1 skipped"):
+        load_midi_corpus(str(tmp_path))
+
+
+def test_midi_run_and_export(tiny_midi_run, tiny_midi_model):
+    pytest.importorskip("tensorflow")
+    from tunegen.runtime.manifest import Manifest
+
+    cfg = json.loads((tiny_midi_run / "config.json").read_text())
+    assert cfg["tokenizer"] == "midi-event-1" and cfg["train"]["transpose"] == 3
+    assert cfg["vocab"] == list(event_vocabulary().tokens)
+    state = json.loads((tiny_midi_run / "state.json").read_text())
+    assert state["finished"] and state["steps"] == 20
+    m = Manifest.load(tiny_midi_model)
+    assert m.kind == "midi-event" and m.render["program"] == 0
+    assert m.provenance["valid_nats_per_token"] > 0 and "bars" in m.sampling
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_midi_model):
+    return tunegen.load(tiny_midi_model)
+
+
+def test_same_seed_same_midi_and_bars_stay_whole(tiny, tmp_path):
+    a, b = tiny.generate(seed=5, bars=6), tiny.generate(seed=5, bars=6)
+    assert a.data(".mid") == b.data(".mid") and a.tune.tokens == b.tune.tokens
+    assert tiny.generate(seed=6, bars=6).tune.tokens != a.tune.tokens
+    music = a.music
+    size = bar_ticks(music.meters[0][1])
+    assert {y - x for x, y in zip(music.barlines, music.barlines[1:], strict=False)} <= {size}
+    assert len(music.barlines) <= 6
+    if a.tune.ending == "bars":  # stopped by the limit: everything released at the barline
+        assert max(n.end for n in music.notes) <= music.barlines[-1] + size
+
+
+def test_length_in_seconds_ends_at_a_barline(tiny):
+    piece = tiny.generate(seed=2, seconds=4, temperature=0.7)
+    music = piece.music
+    if piece.tune.ending == "seconds":
+        cut = decode(piece.tune.tokens).length  # where sampling stopped
+        assert max(n.end for n in music.notes) <= cut
+        assert piece.seconds <= 4 + 60 / tiny.bpm * bar_ticks(music.meters[0][1]) / GRID
+    assert piece.seconds > 0
+
+
+def test_primer_opening_is_continued(tiny, midi_corpus):
+    primer = sorted((midi_corpus / "xml").iterdir())[0]
+    from tunegen.runtime.compose import primer_tokens
+
+    opening = primer_tokens(primer, bars=2)
+    piece = tiny.generate(seed=1, primer=primer)
+    assert piece.tune.tokens[:len(primer_tokens(primer))] == primer_tokens(primer)
+    assert piece.tune.primer_notes > 0
+    assert len([t for t in opening if t == "bar"]) <= 2
+
+
+def test_stream_is_the_first_draw(tiny):
+    tokens = list(tiny.stream(seed=9, bars=4))
+    assert tokens == tiny.generate(seed=9, bars=4).tune.tokens
+
+
+def test_cli_generate_midi_and_wav(tiny_midi_model, tmp_path):
+    r = run_cli("generate", "--model", tiny_midi_model, "--seed", 3, "--bars", 4, "--out", tmp_path / "x.mid",
+                "--out", tmp_path / "x.wav")
+    assert r.exit_code == 0, r.output
+    assert "bars of" in r.output and (tmp_path / "x.wav").stat().st_size > 44
+    notes, hanging, _ = read_midi_notes(tmp_path / "x.mid")
+    assert notes and hanging == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--out", "x.abc"], "makes no ABC"),
+    (["--out", "x.mid", "--primer", "/no/such.mid"], "primer file /no/such.mid not found"),
+    (["--out", "x.mid", "--bars", "0"], "bars must be at least 1"),
+    (["--out", "x.mid", "--seconds", "-1"], "seconds must be above 0"),
+])
+def test_cli_bad_midi_options(tiny_midi_model, tmp_path, args, message):
+    args = [str(tmp_path / a) if a.startswith("x.") else a for a in args]
+    r = run_cli("generate", "--model", tiny_midi_model, *args)
+    assert r.exit_code != 0 and message in str(r.exception or "") + r.output
+
+
+def test_primer_without_notes_is_refused(tiny, midi_corpus):
+    from tunegen.runtime.errors import PrimerError
+
+    with pytest.raises(PrimerError, match="no notes"):
+        tiny.generate(primer=midi_corpus / "empty-track.mid")
+
+
+def test_midi_options_on_an_abc_model_are_refused(shipped_folk):
+    folk = tunegen.load(shipped_folk)
+    with pytest.raises(tunegen.TunegenError, match="bars/seconds"):
+        folk.generate(bars=8)
+    with pytest.raises(tunegen.TunegenError, match="MIDI primer needs a MIDI event model"):
+        folk.generate(primer="opening.mid")
+
+
+def test_shipped_piano_plays_durations_rests_and_chords(shipped_piano, tmp_path):
+    piano = tunegen.load("piano")
+    assert piano.is_midi and piano.program == 0
+    path = piano.generate(seed=11).save(tmp_path / "p.mid")
+    notes, hanging, tpq = read_midi_notes(path)
+    assert hanging == 0 and len(notes) >= 24
+    assert len({d for _, d, _ in notes}) >= 3
+    onsets = sorted({s for s, _, _ in notes})
+    assert any(sum(1 for n in notes if n[0] == s) >= 2 for s in onsets)
+    cover, rests = 0, 0
+    for s in onsets:
+        rests += bool(cover) and s > cover
+        cover = max(cover, max(a + d for a, d, _ in notes if a == s))
+    assert rests >= 1

@@ -15,7 +15,7 @@ from tunegen.runtime.manifest import Manifest, sha256_file, write_atomic
 from tunegen.runtime.model import StepModel
 from tunegen.runtime.vocab import Vocabulary
 
-from .convert import BOUNDS, check_builtin, convert
+from .convert import BOUNDS, TARGETS, check_builtin, convert, min_runtime, op_versions
 from .parity import step_bits
 from .step import build_step_model, state_names
 
@@ -40,12 +40,64 @@ def read_run(run: Path) -> tuple[dict, object, list[str]]:
     return cfg, keras.models.load_model(model_path), valid
 
 
+def calibration(run: Path, cfg: dict) -> list:
+    """Training pieces to calibrate full int8 with: the run's own sample, or the corpus read again."""
+    path = Path(run) / "calibration.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    from tunegen.training.train import calibration_sample
+
+    train = cfg["train"]
+    if train.get("kind", "abc") == "midi":
+        from tunegen.training.midi_corpus import load_midi_corpus
+
+        pieces = load_midi_corpus(train["corpus"], train["valid_percent"]).train
+    else:
+        from tunegen.training.corpus import load_corpus
+
+        pieces = load_corpus(train["corpus"], train["valid_percent"], train["max_chars"]).train
+    return calibration_sample(pieces, train["seed"])
+
+
+def representative_data(step, pieces: list, vocab: Vocabulary, layers: int, units: int,
+                        samples: int = 400, steps: int = 256, seed: int = 0):
+    """A representative dataset for full-int8 calibration: (token, state) pairs met while the float
+    step model reads real training pieces, as dicts keyed by input name."""
+    import numpy as np
+
+    from tunegen.training.windows import padded_tunes
+
+    seqs = padded_tunes(pieces, vocab)
+    x = np.zeros((len(seqs), min(steps, max(len(q) for q in seqs))), np.int32)
+    for i, q in enumerate(seqs):
+        x[i, :min(len(q), x.shape[1])] = q[:x.shape[1]]
+    state = [np.zeros((len(seqs), units), np.float32) for _ in range(2 * layers)]
+    seen = []
+    for t in range(x.shape[1]):
+        feed = {"token": x[:, t]}
+        for i, (h, c) in enumerate(state_names(layers)):
+            feed[h], feed[c] = state[2 * i], state[2 * i + 1]
+        seen.append({k: np.array(v) for k, v in feed.items()})
+        out = step(feed)
+        state = [np.asarray(out[f"{k}{i}_out"]) for i in range(layers) for k in "hc"]
+    rng = np.random.default_rng(seed)
+    picks = [(int(rng.integers(len(seen))), int(rng.integers(len(seqs)))) for _ in range(samples)]
+    picks = [(t, b) for t, b in picks if x[b, t] != 0] or [(0, 0)]
+
+    def dataset():
+        for t, b in picks:
+            yield {k: v[b:b + 1] for k, v in seen[t].items()}
+
+    return dataset
+
+
 def export_run(run: Path, out: Path, variants: tuple[str, ...] = ("dynamic-int8", "float32"),
-               console=None) -> list[Path]:
+               console=None, targets: tuple[str, ...] = ()) -> list[Path]:
     """Export every variant of a run; the first is written as `out`, others as `out-VARIANT`.
 
-    Refuses (raises ModelError, writes nothing) a variant whose validation bits/char through the
-    step graph is worse than the Keras model's by more than its bound.
+    Refuses (raises ModelError, writes nothing more) a variant whose validation loss through the
+    step graph is worse than the Keras model's by more than its bound, or that needs a newer
+    TFLite runtime than one of `targets` carries.
     """
     from rich.console import Console
     from rich.progress import Progress
@@ -54,6 +106,10 @@ def export_run(run: Path, out: Path, variants: tuple[str, ...] = ("dynamic-int8"
 
     console = console or Console()
     run, out = Path(run), Path(out)
+    unknown = [v for v in variants if v not in BOUNDS] + [t for t in targets if t not in TARGETS]
+    if unknown:
+        raise ModelError(f"unknown --quantize/--target {', '.join(unknown)}; quantize: "
+                         f"{', '.join(BOUNDS)}; target: {', '.join(TARGETS)}")
     cfg, keras_model, valid = read_run(run)
     mcfg, vocab = cfg["model"], Vocabulary(tuple(cfg["vocab"]))
     layers, units = mcfg["layers"], mcfg["units"]
@@ -64,52 +120,79 @@ def export_run(run: Path, out: Path, variants: tuple[str, ...] = ("dynamic-int8"
     step = build_step_model(keras_model, layers, units)
     summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").exists() else {}
     written = []
+    refused: list[str] = []
     for i, variant in enumerate(variants):
-        name = out.name if i == 0 else f"{out.name}-{variant}"
-        target = out.parent / f"{name}.tflite"
-        data = convert(step, variant)
-        check_builtin(data)
-        inputs = {"token": "token"}
-        outputs = {"logits": "logits"}
-        for h, c in state_names(layers):
-            inputs[h], inputs[c] = h, c
-            outputs[h], outputs[c] = f"{h}_out", f"{c}_out"
-        manifest = Manifest(
-            kind=manifest_kind, name=name, tflite=target.name, sha256="",
-            vocabulary=list(vocab.tokens), embedding=mcfg["embedding"], layers=[units] * layers,
-            quantization=variant, inputs=inputs, outputs=outputs,
-            state=[{"name": n, "shape": [1, units], "dtype": "float32"}
-                   for pair in state_names(layers) for n in pair],
-            sampling=dict(sampling), render=dict(render),
-        )
-        with tempfile.TemporaryDirectory() as d:
-            tmp = Path(d) / target.name
-            tmp.write_bytes(data)
-            manifest.sha256 = sha256_file(tmp)
-            total = sum(len(t) + 1 for t in valid)
-            with Progress(console=console, transient=True) as progress:
-                task = progress.add_task(f"checking {variant} step graph", total=total)
-                bits = step_bits(StepModel(manifest, tmp), valid, vocab,
-                                 progress=lambda t=task: progress.advance(t, 64))
-        worse = (bits - keras_bits) / keras_bits
-        console.print(f"{variant}: {loss_text(kind, bits)} through the step graph vs Keras "
-                      f"{loss_text(kind, keras_bits)} ({worse:+.3%}, bound {BOUNDS[variant]:.1%}); "
-                      f"{len(data) / 1e6:.2f} MB")
-        if worse > BOUNDS[variant]:
-            raise ModelError(f"{variant} step graph is {worse:.2%} worse than the Keras model "
-                             f"(bound {BOUNDS[variant]:.1%}); not written")
-        manifest.provenance = {
-            "corpus": cfg["train"]["corpus"], "config": cfg["train"], "model": mcfg,
-            "tokenizer": cfg.get("tokenizer"), "run": run.name,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "valid_tunes": len(valid), "valid_bits_per_char": round(bits, 4),
-            "keras_valid_bits_per_char": round(keras_bits, 4),
-            **({"valid_nats_per_token": round(bits * math.log(2), 4),
-                "keras_valid_nats_per_token": round(keras_bits * math.log(2), 4)} if kind == "midi" else {}),
-            "train_steps": summary.get("steps"), "best_epoch": summary.get("epoch"),
-        }
-        write_atomic(target, data)
-        manifest.save(target.with_suffix(".json"))
-        written.append(target)
-        console.print(f"wrote {target} and {target.with_suffix('.json').name}")
+        try:
+            name = out.name if i == 0 else f"{out.name}-{variant}"
+            target = out.parent / f"{name}.tflite"
+            representative = None
+            if variant == "int8":
+                representative = representative_data(step, calibration(run, cfg), vocab, layers, units)
+            with console.status(f"converting {variant}"):
+                data = convert(step, variant, representative)
+            check_builtin(data)
+            needs = min_runtime(data)
+            for t in targets:
+                if _version(needs) > _version(TARGETS[t]):
+                    raise ModelError(f"{variant} graph needs TFLite runtime {needs} (ops "
+                                     f"{_ops_text(op_versions(data))}), newer than --target {t} "
+                                     f"({TARGETS[t]}); not written")
+            inputs = {"token": "token"}
+            outputs = {"logits": "logits"}
+            for h, c in state_names(layers):
+                inputs[h], inputs[c] = h, c
+                outputs[h], outputs[c] = f"{h}_out", f"{c}_out"
+            manifest = Manifest(
+                kind=manifest_kind, name=name, tflite=target.name, sha256="",
+                vocabulary=list(vocab.tokens), embedding=mcfg["embedding"], layers=[units] * layers,
+                quantization=variant, inputs=inputs, outputs=outputs,
+                state=[{"name": n, "shape": [1, units], "dtype": "float32"}
+                       for pair in state_names(layers) for n in pair],
+                sampling=dict(sampling), render=dict(render), min_runtime=needs,
+            )
+            with tempfile.TemporaryDirectory() as d:
+                tmp = Path(d) / target.name
+                tmp.write_bytes(data)
+                manifest.sha256 = sha256_file(tmp)
+                total = sum(len(t) + 1 for t in valid)
+                with Progress(console=console, transient=True) as progress:
+                    task = progress.add_task(f"checking {variant} step graph", total=total)
+                    bits = step_bits(StepModel(manifest, tmp), valid, vocab,
+                                     progress=lambda t=task: progress.advance(t, 64))
+            worse = (bits - keras_bits) / keras_bits
+            console.print(f"{variant}: {loss_text(kind, bits)} through the step graph vs Keras "
+                          f"{loss_text(kind, keras_bits)} ({worse:+.3%}, bound {BOUNDS[variant]:.1%}); "
+                          f"{len(data) / 1e6:.2f} MB")
+            if worse > BOUNDS[variant]:
+                raise ModelError(f"{variant} step graph is {worse:.2%} worse than the Keras model "
+                                 f"({loss_text(kind, bits)} vs {loss_text(kind, keras_bits)}; bound "
+                                 f"{BOUNDS[variant]:.1%}); not written")
+            manifest.provenance = {
+                "corpus": cfg["train"]["corpus"], "config": cfg["train"], "model": mcfg,
+                "tokenizer": cfg.get("tokenizer"), "run": run.name,
+                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "valid_tunes": len(valid), "valid_bits_per_char": round(bits, 4),
+                "keras_valid_bits_per_char": round(keras_bits, 4),
+                **({"valid_nats_per_token": round(bits * math.log(2), 4),
+                    "keras_valid_nats_per_token": round(keras_bits * math.log(2), 4)} if kind == "midi" else {}),
+                "train_steps": summary.get("steps"), "best_epoch": summary.get("epoch"),
+                "ops": op_versions(data), "targets": list(targets),
+            }
+            write_atomic(target, data)
+            manifest.save(target.with_suffix(".json"))
+            written.append(target)
+            console.print(f"wrote {target} and {target.with_suffix('.json').name}")
+        except ModelError as e:
+            console.print(f"refused: {e}")
+            refused.append(str(e))
+    if refused:
+        raise ModelError("; ".join(refused) + (f" (wrote {', '.join(p.name for p in written)})" if written else ""))
     return written
+
+
+def _version(v: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in v.split(".")[:3] if x.isdigit()) if v else (0,)
+
+
+def _ops_text(ops: dict[str, int]) -> str:
+    return ", ".join(f"{k} v{v}" for k, v in sorted(ops.items()))

@@ -178,29 +178,32 @@ class Model:
     def generate_many(self, count: int = 1, *, seed: int | None = None, temperature: float | None = None,
                       top_k: int | None = None, top_p: float | None = None,
                       primer: str | os.PathLike = "", max_length: int | None = None,
-                      bars: int | None = None, seconds: float | None = None,
+                      bars: int | None = None, seconds: float | None = None, candidates: int = 1,
                       progress: Callable[[], None] | None = None) -> list[Piece]:
         """`count` new pieces. ABC tunes are checked with music21 (unparsable draws are sampled
         again). For a MIDI event model, `primer` is a MIDI or score file whose opening bars the
-        piece continues, and `bars` or `seconds` caps its length (it ends at a barline)."""
+        piece continues, and `bars` or `seconds` caps its length (it ends at a barline).
+        `candidates` samples that many together (one batched model step for all) and keeps the
+        usable one the model finds likeliest; the seed still fixes the result."""
         opts = self._options(count, seed, temperature, top_k, top_p, primer, max_length, bars, seconds)
         if self.is_midi:
-            return [Piece(c, self) for c in compose(self.step, opts, self.bpm, progress)]
+            return [Piece(c, self) for c in compose(self.step, opts, self.bpm, progress, candidates)]
         from .score import parse_abc
 
         def validate(tune: Tune) -> str | None:
             tune.score, problem = parse_abc(tune.document())
             return problem
 
-        return [Piece(t, self) for t in generate(self.step, opts, validate, progress)]
+        return [Piece(t, self) for t in generate(self.step, opts, validate, progress, candidates)]
 
     def generate(self, *, seed: int | None = None, temperature: float | None = None,
                  top_k: int | None = None, top_p: float | None = None, primer: str | os.PathLike = "",
                  max_length: int | None = None, bars: int | None = None,
-                 seconds: float | None = None) -> Piece:
+                 seconds: float | None = None, candidates: int = 1) -> Piece:
         """One new piece; the same seed and settings give the same piece."""
         return self.generate_many(1, seed=seed, temperature=temperature, top_k=top_k, top_p=top_p,
-                                  primer=primer, max_length=max_length, bars=bars, seconds=seconds)[0]
+                                  primer=primer, max_length=max_length, bars=bars, seconds=seconds,
+                                  candidates=candidates)[0]
 
     def stream(self, *, seed: int | None = None, temperature: float | None = None,
                top_k: int | None = None, top_p: float | None = None, primer: str | os.PathLike = "",

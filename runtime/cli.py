@@ -31,6 +31,7 @@ PrimerOpt = Annotated[str, typer.Option("--primer", "-p", help="ABC models: head
 CountOpt = Annotated[int, typer.Option("--count", "-n", help="How many pieces.")]
 MaxLenOpt = Annotated[int | None, typer.Option("--max-length", help="Most tokens per piece (characters for ABC models).")]
 BarsOpt = Annotated[int | None, typer.Option("--bars", help="MIDI models: length in bars (default from the model).")]
+CandidatesOpt = Annotated[int, typer.Option("--candidates", help="Sample N pieces together (one batched step) and keep the one the model finds likeliest.")]
 SecondsOpt = Annotated[float | None, typer.Option("--seconds", help="MIDI models: length in seconds, ended at the next barline.")]
 SoundFontOpt = Annotated[Path | None, typer.Option("--soundfont", help="General MIDI .sf2 to render with (default: the system's).")]
 BpmOpt = Annotated[float | None, typer.Option("--bpm", help="Tempo in quarter notes per minute (model default if not given).")]
@@ -73,7 +74,7 @@ def _numbered(path: Path, index: int, count: int) -> Path:
 
 
 def _run(model, seed, temperature, top_k, top_p, primer, count, max_length, soundfont, bpm,
-         program, outs: list[Path], play: bool, bars=None, seconds=None) -> None:
+         program, outs: list[Path], play: bool, bars=None, seconds=None, candidates: int = 1) -> None:
     from .api import load
     from .manifest import write_atomic
 
@@ -83,7 +84,7 @@ def _run(model, seed, temperature, top_k, top_p, primer, count, max_length, soun
     if play or any(o.suffix.lower() == ".wav" for o in outs):
         m.soundfont()  # a missing SoundFont stops us before any sampling
     kwargs = dict(seed=seed, temperature=temperature, top_k=top_k, top_p=top_p, primer=primer,
-                  max_length=max_length, bars=bars, seconds=seconds)
+                  max_length=max_length, bars=bars, seconds=seconds, candidates=candidates)
     if count > 1:
         from rich.console import Console
         from rich.progress import Progress
@@ -129,12 +130,12 @@ def play(
     model: ModelOpt = "folk", seed: SeedOpt = None, temperature: TempOpt = None, top_k: TopKOpt = None,
     top_p: TopPOpt = None, primer: PrimerOpt = "", count: CountOpt = 1, max_length: MaxLenOpt = None,
     soundfont: SoundFontOpt = None, bpm: BpmOpt = None, program: ProgramOpt = None,
-    bars: BarsOpt = None, seconds: SecondsOpt = None,
+    bars: BarsOpt = None, seconds: SecondsOpt = None, candidates: CandidatesOpt = 1,
     out: Annotated[list[Path] | None, typer.Option("--out", "-o", help="Also write the piece: .abc, .mid or .wav (repeatable).")] = None,
 ):
     """Generate a new piece and play it (writes a WAV when there is no audio device)."""
     _run(model, seed, temperature, top_k, top_p, primer, count, max_length, soundfont, bpm, program,
-         out or [], play=True, bars=bars, seconds=seconds)
+         out or [], play=True, bars=bars, seconds=seconds, candidates=candidates)
 
 
 @app.command()
@@ -143,11 +144,11 @@ def generate(
     model: ModelOpt = "folk", seed: SeedOpt = None, temperature: TempOpt = None, top_k: TopKOpt = None,
     top_p: TopPOpt = None, primer: PrimerOpt = "", count: CountOpt = 1, max_length: MaxLenOpt = None,
     soundfont: SoundFontOpt = None, bpm: BpmOpt = None, program: ProgramOpt = None,
-    bars: BarsOpt = None, seconds: SecondsOpt = None,
+    bars: BarsOpt = None, seconds: SecondsOpt = None, candidates: CandidatesOpt = 1,
 ):
     """Generate new pieces and write them to files (ABC, MIDI, WAV)."""
     _run(model, seed, temperature, top_k, top_p, primer, count, max_length, soundfont, bpm, program,
-         out, play=False, bars=bars, seconds=seconds)
+         out, play=False, bars=bars, seconds=seconds, candidates=candidates)
 
 
 @app.command()
@@ -182,7 +183,7 @@ def _validation(m, keras: bool = False) -> str:
 @app.command()
 def info(model: Annotated[str, typer.Argument(help="Shipped model name or path to a .tflite/.json.")] = "folk"):
     """Show what a model is: kind, size, shape, quantization, validation figure, checksum."""
-    from .interpreter import interpreter_class
+    from .interpreter import interpreter_class, package_version, runtime_fits
     from .manifest import Manifest, sha256_file
     from .model import resolve
 
@@ -193,6 +194,9 @@ def info(model: Annotated[str, typer.Argument(help="Shipped model name or path t
     p = m.provenance
     try:
         _, package = interpreter_class()
+        version = package_version(package)
+        fits = runtime_fits(m.min_runtime, package, version)
+        package = f"{package} {version}" + ("" if fits else f" (TOO OLD for this model: it needs {m.min_runtime})")
     except TunegenError as e:
         package = f"none ({e})"
     rows = [
@@ -206,6 +210,7 @@ def info(model: Annotated[str, typer.Argument(help="Shipped model name or path t
         ("validation", _validation(m, keras=True)),
         ("trained on", f"{p.get('corpus')} ({p.get('created')})"),
         ("sampling", ", ".join(f"{k} {v}" for k, v in m.sampling.items())),
+        ("min runtime", f"TFLite {m.min_runtime} (read from the graph's op versions)" if m.min_runtime else "not recorded"),
         ("interpreter", package),
         ("format", f"manifest version {m.format_version}"),
     ]
@@ -291,12 +296,34 @@ def train_midi(
 def export_cmd(
     run: Annotated[Path, typer.Argument(help="A training run folder.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Model path without suffix, e.g. models/folk.")],
+    quantize: Annotated[list[str] | None, typer.Option(
+        "--quantize", "-q", help="float32, float16, dynamic-int8 or int8 (repeatable; the first is "
+        "written as OUT, the others as OUT-VARIANT). Default: dynamic-int8 and float32.")] = None,
+    target: Annotated[list[str] | None, typer.Option(
+        "--target", help="Refuse a variant this interpreter cannot load: tflite-runtime-2.14 or "
+        "litert (repeatable).")] = None,
 ):
-    """Export a trained run as int8 and float single-step TFLite models with manifests."""
+    """Export a trained run as single-step TFLite models with manifests, each checked against the
+    Keras model's validation loss."""
+    from .errors import ModelError
+
+    variants = tuple(quantize or ("dynamic-int8", "float32"))
+    known_q = ("float32", "float16", "dynamic-int8", "int8")
+    known_t = ("tflite-runtime-2.14", "litert")
+    bad = [q for q in variants if q not in known_q] + [t for t in target or () if t not in known_t]
+    if bad:
+        _fail(f"unknown --quantize/--target value {', '.join(bad)}; --quantize takes "
+              f"{', '.join(known_q)}; --target takes {', '.join(known_t)}")
+    if len(set(variants)) != len(variants):
+        _fail("each --quantize variant may be given once")
     _train_import()
     from tunegen.export.export import export_run
 
-    export_run(run, out.with_suffix("") if out.suffix in (".tflite", ".json") else out)
+    try:
+        export_run(run, out.with_suffix("") if out.suffix in (".tflite", ".json") else out, variants,
+                   targets=tuple(target or ()))
+    except ModelError as e:
+        _fail(str(e))
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from .events import BAR, GRID, METERS, Music, Note, bar_ticks, decode, encode, r
 from .generate import MAX_ATTEMPTS, Options
 from .model import StepModel
 from .sampler import choose, distribution
+from .stepping import StepRequest, run_batch, run_one
 
 # used where a manifest names no default; `bars` is the length limit when none is asked for
 MIDI_SAMPLING = {"temperature": 1.0, "top_k": 0, "top_p": 0.95, "max_length": 8000, "bars": 24}
@@ -36,6 +37,7 @@ class Composition:
     mean_logprob: float = 0.0
     ending: str = "end"  # "end" (the model ended it), "bars", "seconds" or "length" (a limit)
     primer_notes: int = 0
+    candidates: int = 1  # sampled together; this is the one the model found likeliest
 
     @property
     def ended(self) -> bool:
@@ -148,24 +150,28 @@ def piece_steps(model: StepModel, opts: Options, rng: np.random.Generator, prime
                 bpm: float) -> Generator[str, None, tuple[list[str], Music, int, float, str]]:
     """Sample one piece, yielding each event token as it is made (none is ever taken back);
     returns what `sample_piece` returns."""
+    return (yield from run_one(model, piece_sampler(model, opts, rng, primer, bpm)))
+
+
+def piece_sampler(model: StepModel, opts: Options, rng: np.random.Generator, primer: list[str],
+                  bpm: float):
+    """The sampler coroutine behind `piece_steps` (see `stepping`)."""
     vocab = model.manifest.vocab
     tokens, end = vocab.tokens, vocab.end
     guide = EventGuide()
-    state = model.zero_state()
-    logits, state = model.step(np.array([vocab.start]), state)
+    logits, state = yield StepRequest(vocab.start, model.zero_state())
     out: list[str] = []
     default_bars = model.manifest.sampling.get("bars", MIDI_SAMPLING["bars"])
     max_bars = opts.bars if opts.bars else (None if opts.seconds else default_bars)
     max_ticks = round(opts.seconds * bpm / 60 * GRID) if opts.seconds else None
 
-    def feed(tok: str) -> None:
-        nonlocal logits, state
+    def feed(tok: str) -> StepRequest:
         guide.push(tok)
         out.append(tok)
-        logits, state = model.step(np.array([vocab.index(tok)]), state)
+        return StepRequest(vocab.index(tok), state)
 
     for tok in primer:
-        feed(tok)
+        logits, state = yield feed(tok)
         yield tok
     if guide.next_bar is not None and guide.now > guide.next_bar:
         guide.next_bar = guide.now  # a primer with uneven bars: the next one starts here
@@ -197,7 +203,7 @@ def piece_steps(model: StepModel, opts: Options, rng: np.random.Generator, prime
             if max_ticks is not None and guide.now >= max_ticks:
                 ending = "seconds"
                 break
-        feed(tok)
+        logits, state = yield feed(tok)
         yield tok
     music = decode(out)
     if ending != "end":  # stopped by a limit: every note released at the last barline
@@ -216,23 +222,33 @@ def resolved(model: StepModel, opts: Options) -> tuple[Options, list[str]]:
     return opts, primer_tokens(opts.primer) if opts.primer else []
 
 
-def compose(model: StepModel, opts: Options, bpm: float, progress=None) -> list[Composition]:
+def compose(model: StepModel, opts: Options, bpm: float, progress=None, candidates: int = 1) -> list[Composition]:
     """Generate `opts.count` pieces from a MIDI event model. A draw with too few notes is drawn
-    again (at most MAX_ATTEMPTS times) and counted."""
+    again (at most MAX_ATTEMPTS times) and counted. With `candidates` above 1, that many pieces are
+    sampled together in one batch and the one the model finds likeliest (mean log-probability per
+    sampled token) is kept."""
     opts, primer = resolved(model, opts)
+    if candidates < 1:
+        raise TunegenError(f"candidates must be at least 1 (got {candidates})")
+    primed = len(decode(primer).notes)
     pieces = []
     for index in range(opts.count):
         for attempt in range(MAX_ATTEMPTS):
-            rng = np.random.default_rng([opts.seed, index, attempt])
-            toks, music, n, lp, ending = sample_piece(model, opts, rng, primer, bpm)
-            if len(music.notes) >= MIN_NOTES:
+            if candidates == 1:
+                rng = np.random.default_rng([opts.seed, index, attempt])
+                drawn = [sample_piece(model, opts, rng, primer, bpm)]
+            else:
+                rngs = [np.random.default_rng([opts.seed, index, attempt, k]) for k in range(candidates)]
+                drawn = run_batch(model, [piece_sampler(model, opts, r, primer, bpm) for r in rngs])
+            usable = [d for d in drawn if len(d[1].notes) >= MIN_NOTES]
+            if usable:
+                toks, music, n, lp, ending = max(usable, key=lambda d: d[3])
                 break
         else:
             raise TunegenError(f"no piece with {MIN_NOTES} notes or more after {MAX_ATTEMPTS} attempts; "
                                "try a lower --temperature or another --seed")
-        primed = len(decode(primer).notes)
         pieces.append(Composition(music, toks, opts.seed, index, model.manifest.name, attempt, n, lp,
-                                  ending, primed))
+                                  ending, primed, candidates))
         if progress:
             progress()
     return pieces

@@ -13,6 +13,7 @@ from .abc import HEADER_FIELDS, BarGuide
 from .errors import PrimerError, TunegenError
 from .model import StepModel
 from .sampler import choose, distribution
+from .stepping import StepRequest, run_batch, run_one
 
 MAX_ATTEMPTS = 20
 # used where a manifest names no default
@@ -67,6 +68,7 @@ class Tune:
     mean_logprob: float = 0.0
     ended: bool = True
     score: object = field(default=None, repr=False)
+    candidates: int = 1  # sampled together; this is the one the model found likeliest
 
     def document(self, number: int = 1) -> str:
         """A complete ABC tune with reference number and title."""
@@ -117,20 +119,25 @@ def sample_steps(model: StepModel, opts: Options, rng: np.random.Generator, fixe
                  body: str) -> Generator[str, None, tuple[str, int, float, bool]]:
     """Sample one tune, yielding its text as it becomes final (bar by bar: sampling may back out of
     an unfinished bar, never out of a finished one); returns what `sample_tune` returns."""
+    return (yield from run_one(model, tune_sampler(model, opts, rng, fixed, body)))
+
+
+def tune_sampler(model: StepModel, opts: Options, rng: np.random.Generator, fixed: dict[str, str],
+                 body: str):
+    """The sampler coroutine behind `sample_steps` (see `stepping`): it asks for model steps and
+    yields text as it becomes final."""
     vocab = model.manifest.vocab
     tokens, end = vocab.tokens, vocab.end
     guide = BarGuide(fixed, body)
-    state = model.zero_state()
-    logits, state = model.step(np.array([vocab.start]), state)
+    logits, state = yield StepRequest(vocab.start, model.zero_state())
     text: list[str] = []
     logp, sampled = 0.0, 0
 
     def feed(s: str):
-        nonlocal logits, state
         for ch in s:
             guide.push(ch)
             text.append(ch)
-            logits, state = model.step(np.array([vocab.index(ch)]), state)
+            yield StepRequest(vocab.index(ch), state)
 
     def allowed(i: int) -> bool:
         return guide.can_end() if i == end else i > 2 and guide.allows(tokens[i])
@@ -140,7 +147,8 @@ def sample_steps(model: StepModel, opts: Options, rng: np.random.Generator, fixe
     while len(text) < opts.max_length:
         forced = guide.forced()
         if forced:
-            feed(forced)
+            for request in feed(forced):
+                logits, state = yield request
             continue
         if guide.at_bar_start and (saved is None or saved[0] != len(text)):
             saved = (len(text), logits, list(state), copy.copy(guide), logp, sampled)
@@ -165,30 +173,44 @@ def sample_steps(model: StepModel, opts: Options, rng: np.random.Generator, fixe
         if i == end:
             yield "".join(text[emitted:])
             return "".join(text), len(text), logp / sampled, True
-        feed(guide.expand(tokens[i]))
+        for request in feed(guide.expand(tokens[i])):
+            logits, state = yield request
     yield "".join(text[emitted:])
     return "".join(text), len(text), logp / max(sampled, 1), False
 
 
-def generate(model: StepModel, opts: Options, validate=None, progress=None) -> list[Tune]:
+def generate(model: StepModel, opts: Options, validate=None, progress=None, candidates: int = 1) -> list[Tune]:
     """Generate `opts.count` tunes. `validate(tune)` returns a reason the tune is unusable or None;
-    unusable tunes are resampled (at most MAX_ATTEMPTS times each) and counted."""
+    unusable tunes are resampled (at most MAX_ATTEMPTS times each) and counted. With `candidates`
+    above 1, that many tunes are sampled together in one batch and the valid one the model finds
+    likeliest (mean log-probability per sampled token) is kept."""
     opts = opts.resolved(model.manifest.sampling)
+    if candidates < 1:
+        raise TunegenError(f"candidates must be at least 1 (got {candidates})")
     fixed, body = parse_primer(opts.primer, model.manifest.vocab)
     tunes = []
     for index in range(opts.count):
         for attempt in range(MAX_ATTEMPTS):
-            rng = np.random.default_rng([opts.seed, index, attempt])
-            text, n, lp, ended = sample_tune(model, opts, rng, fixed, body)
-            tune = Tune(text.strip(), opts.seed, index, model.manifest.name, attempt, n, lp, ended)
-            if not ended and n < opts.max_length:
-                continue  # sampling reached a dead end: no character could follow
-            if validate is None or validate(tune) is None:
+            if candidates == 1:
+                rng = np.random.default_rng([opts.seed, index, attempt])
+                drawn = [sample_tune(model, opts, rng, fixed, body)]
+            else:
+                rngs = [np.random.default_rng([opts.seed, index, attempt, k]) for k in range(candidates)]
+                drawn = run_batch(model, [tune_sampler(model, opts, r, fixed, body) for r in rngs])
+            best = None
+            for text, n, lp, ended in drawn:
+                tune = Tune(text.strip(), opts.seed, index, model.manifest.name, attempt, n, lp, ended,
+                            candidates=candidates)
+                if not ended and n < opts.max_length:
+                    continue  # sampling reached a dead end: no character could follow
+                if (best is None or lp > best.mean_logprob) and (validate is None or validate(tune) is None):
+                    best = tune
+            if best is not None:
                 break
         else:
             raise TunegenError(f"no valid tune after {MAX_ATTEMPTS} attempts; "
                                "try a lower --temperature or another --seed")
-        tunes.append(tune)
+        tunes.append(best)
         if progress:
             progress()
     return tunes

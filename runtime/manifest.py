@@ -35,6 +35,7 @@ class Manifest:
     render: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
     name: str = ""
+    min_runtime: str = ""  # the lowest TFLite runtime (TensorFlow version) the graph's ops need
     format_version: int = FORMAT_VERSION
 
     @property

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelError
-from .interpreter import interpreter_class
+from .interpreter import interpreter_class, package_version, runtime_fits
 from .manifest import Manifest, sha256_file
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -80,8 +80,15 @@ class StepModel:
             with _native_stderr_filtered():
                 self.interpreter = cls(model_path=str(path), num_threads=num_threads)
                 self.interpreter.allocate_tensors()
-        except ValueError as e:
-            raise ModelError(f"{path}: the interpreter ({self.package}) refused the model: {e}") from None
+        except (ValueError, RuntimeError) as e:
+            version = package_version(self.package)
+            need = manifest.min_runtime
+            hint = "" if runtime_fits(need, self.package, version) else (
+                f"; the model needs TFLite runtime {need} or newer and {self.package} {version} is "
+                "installed: upgrade it, or export the model with --target for this device")
+            reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+            raise ModelError(f"{path}: the interpreter ({self.package} {version}) refused the model: "
+                             f"{reason}{hint}") from None
         sig = self.interpreter._get_full_signature_list()["serving_default"]
         want_in, want_out = manifest.inputs, manifest.outputs
         try:

@@ -89,6 +89,13 @@ def evaluate_bits(model, tunes: list, vocab: Vocabulary, batch: int = 32) -> flo
     return total / max(count, 1)
 
 
+def calibration_sample(tunes: list, seed: int, count: int = 32) -> list:
+    """A few training pieces, kept in the run folder to calibrate full-int8 export with real data."""
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(len(tunes), min(count, len(tunes)), replace=False)
+    return [tunes[int(i)] for i in sorted(picks)]
+
+
 def device_line() -> str:
     """One line saying where training runs."""
     import tensorflow as tf
@@ -164,6 +171,7 @@ def train(cfg: TrainConfig, out: Path, console=None) -> RunState:
     _json(out / "corpus.json", {"spec": cfg.corpus, "files": corpus.files, "train": len(corpus.train),
                                 "valid": len(corpus.valid), "skipped": dict(corpus.skipped)})
     _json(out / "valid.json", corpus.valid)
+    _json(out / "calibration.json", calibration_sample(corpus.train, cfg.seed))
     console.print(device_line())
     console.print(f"model: {model.count_params():,} parameters "
                   f"(embedding {cfg.embedding}, {cfg.layers}x LSTM {cfg.units}, vocab {len(vocab)})")

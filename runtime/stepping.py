@@ -1,0 +1,71 @@
+"""Driving samplers written as coroutines: one sequence at a time, or many in one batched step.
+
+A sampler yields `StepRequest(token, state)` whenever it needs the model and receives
+`(logits, state)` back; anything else it yields (text, event tokens) is passed on to the caller.
+Stepping B sequences together reads the weights once for all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .model import StepModel
+
+
+@dataclass
+class StepRequest:
+    """One token for the model, with the state it continues from."""
+
+    token: int
+    state: list[np.ndarray]
+
+
+def run_one(model: StepModel, sampler: Generator) -> Generator[Any, None, Any]:
+    """Drive one sampler, stepping the model for it; yields what the sampler yields besides its
+    step requests and returns what it returns."""
+    reply = None
+    while True:
+        try:
+            request = sampler.send(reply)
+        except StopIteration as done:
+            return done.value
+        if isinstance(request, StepRequest):
+            reply = model.step(np.array([request.token]), request.state)
+        else:
+            reply = None
+            yield request
+
+
+def run_batch(model: StepModel, samplers: list[Generator]) -> list[Any]:
+    """Drive several samplers together, one batched model step for all that wait on the model;
+    returns what each returns. What they yield besides step requests is dropped."""
+    results: list[Any] = [None] * len(samplers)
+    waiting: dict[int, StepRequest] = {}
+
+    def advance(i: int, reply) -> None:
+        while True:
+            try:
+                request = samplers[i].send(reply)
+            except StopIteration as done:
+                results[i] = done.value
+                waiting.pop(i, None)
+                return
+            if isinstance(request, StepRequest):
+                waiting[i] = request
+                return
+            reply = None
+
+    for i in range(len(samplers)):
+        advance(i, None)
+    while waiting:
+        order = sorted(waiting)
+        tokens = np.array([waiting[i].token for i in order])
+        state = [np.concatenate([waiting[i].state[k] for i in order]) for k in range(len(waiting[order[0]].state))]
+        logits, new = model.step(tokens, state)
+        for row, i in enumerate(order):
+            advance(i, (logits[row:row + 1], [s[row:row + 1] for s in new]))
+    return results

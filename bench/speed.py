@@ -1,7 +1,9 @@
-"""Generation speed: the seeds' loop against tunegen's runtime, on the seeds' architecture.
+"""Generation speed: the seeds' loops against tunegen's runtime, on the seeds' architecture.
 
 Seeds 000/004 build Embedding(83, 256) -> LSTM(1024, stateful) -> Dense(83) with batch size 1 and
 generate by calling the Keras model once per character, then drawing with tf.random.categorical.
+Seeds 001/002 call `model.predict` on the whole window of the last 100 tokens for every new token
+(a stateless model of the same size here, argmax as they do).
 tunegen steps a dynamic-int8 single-step TFLite graph of the same architecture and samples with
 numpy (temperature, top-p). Weights are random: speed does not depend on them. Also measured: the
 cold start and peak memory of `tunegen generate --out x.wav` with the shipped default model.
@@ -48,6 +50,26 @@ def seed_loop_ms(model, n: int) -> float:
         predictions = tf.squeeze(model(input_eval), 0)
         predicted_id = tf.random.categorical(predictions, num_samples=1)[-1, 0].numpy()
         input_eval = tf.expand_dims([predicted_id], 0)
+    return (time.perf_counter() - t) / n * 1e3
+
+
+def window_model():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    tokens = keras.Input(shape=(100,), dtype="int32")
+    x = keras.layers.Embedding(VOCAB, EMBED)(tokens)
+    x = keras.layers.LSTM(UNITS)(x)
+    return keras.Model(tokens, keras.layers.Dense(VOCAB)(x))
+
+
+def window_loop_ms(model, n: int) -> float:
+    """ms per token of seeds 001/002: predict over the last 100 tokens, take the argmax, slide."""
+    window = list(np.random.default_rng(0).integers(3, VOCAB, 100))
+    t = time.perf_counter()
+    for _ in range(n):
+        pred = model.predict(np.array([window[-100:]], np.int32), verbose=0)
+        window.append(int(np.argmax(pred[0])))
     return (time.perf_counter() - t) / n * 1e3
 
 
@@ -106,14 +128,20 @@ def main() -> None:
         runtime_loop_ms(step, 50)
         rt_runs = [runtime_loop_ms(step, 1000) for _ in range(5)]
     seed_ms, rt_ms = statistics.median(seed_runs), statistics.median(rt_runs)
+    wmodel = window_model()
+    window_loop_ms(wmodel, 3)
+    window_ms = statistics.median(window_loop_ms(wmodel, 10) for _ in range(3))
     wall, rss = cold_generate()
     print(f"architecture: Embedding {EMBED} + LSTM {UNITS}, vocabulary {VOCAB}")
     print(f"{'loop':44s} {'ms/token':>9s} {'tokens/s':>9s}")
-    print(f"{'seeds: stateful Keras model per char':44s} {seed_ms:9.3f} {1e3 / seed_ms:9.0f}")
+    print(f"{'seeds 001/002: predict over a 100-window':44s} {window_ms:9.3f} {1e3 / window_ms:9.0f}")
+    print(f"{'seeds 000/004: stateful Keras model per char':44s} {seed_ms:9.3f} {1e3 / seed_ms:9.0f}")
     print(f"{'tunegen: int8 step graph + numpy sampling':44s} {rt_ms:9.3f} {1e3 / rt_ms:9.0f}")
     print(f"int8 step graph size: {size / 1e6:.2f} MB")
     print(f"cold 'tunegen generate --out x.wav' (shipped folk model, median of 3): {wall:.2f} s, "
           f"peak RSS {rss:.0f} MB (targets: <= 2 s, <= 200 MB)")
+    print(f"tunegen vs the window-predict loop: {window_ms / rt_ms:.0f}x (target >= 500x); "
+          f"vs the stateful loop: {seed_ms / rt_ms:.0f}x")
     print(f"speedup_vs_seed_loop: {seed_ms / rt_ms:.1f}")
 
 

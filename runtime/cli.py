@@ -152,6 +152,40 @@ def generate(
 
 
 @app.command()
+def radio(
+    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Model(s) to rotate through (repeatable). Default: folk.")] = None,
+    temperature: Annotated[list[float] | None, typer.Option("--temperature", "-t", help="Temperature(s) to rotate through (repeatable). Default: the model's.")] = None,
+    pause: Annotated[float, typer.Option(help="Seconds of silence between pieces.")] = 1.0,
+    seed: Annotated[int | None, typer.Option("--seed", "-s", help="Seed of the first piece; the next ones count up. Random if not given.")] = None,
+    keep: Annotated[Path | None, typer.Option(help="Keep every piece played (ABC or MIDI, its seed in the name) in this folder.")] = None,
+    out_dir: Annotated[Path | None, typer.Option(help="Write the pieces (WAV and ABC/MIDI) here instead of playing them: headless radio.")] = None,
+    max_pieces: Annotated[int | None, typer.Option(help="Stop after this many pieces (default: never).")] = None,
+    soundfont: SoundFontOpt = None,
+):
+    """Play new pieces without end, for a kiosk: the next is made while the current one plays."""
+    import signal
+
+    from .api import load
+    from .radio import Station, run
+
+    if pause < 0 or (max_pieces is not None and max_pieces < 1):
+        _fail("--pause must be 0 or more and --max-pieces at least 1")
+    for t in temperature or ():
+        if not t > 0:
+            _fail(f"temperature must be above 0 (got {t})")
+    models = [load(m, soundfont=soundfont) for m in (model or ["folk"])]
+    models[0].soundfont()  # a missing SoundFont stops us before anything plays
+
+    def _terminate(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
+    station = Station(models, list(temperature or [None]), pause, seed, keep, out_dir, max_pieces)
+    played = run(station, report=lambda line: typer.echo(line, err=True))
+    typer.echo(f"radio: {played} pieces" + (f" in {out_dir}" if out_dir else ""), err=True)
+
+
+@app.command()
 def models():
     """List the shipped models."""
     from .manifest import Manifest

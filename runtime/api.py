@@ -22,7 +22,7 @@ from .generate import Options, Tune, generate, parse_primer, sample_steps
 from .manifest import write_atomic
 from .model import DEFAULT_MODEL, StepModel, load_model
 
-SUFFIXES = (".abc", ".mid", ".midi", ".wav")
+SUFFIXES = (".abc", ".mid", ".midi", ".wav", ".svg", ".musicxml")
 MIDI_KIND = "midi-event"
 
 
@@ -92,10 +92,19 @@ class Piece:
         return self._audio
 
     def data(self, suffix: str) -> bytes:
-        """The file contents for a suffix: `.abc` (ABC models), `.mid`/`.midi` or `.wav`."""
+        """The file contents for a suffix: `.abc` (ABC models), `.mid`/`.midi`, `.wav`, `.svg`
+        (engraved sheet music) or `.musicxml`."""
         suffix = suffix.lower()
         if suffix == ".abc":
             return self.abc.encode()
+        if suffix in (".svg", ".musicxml"):
+            from . import sheet
+
+            if suffix == ".svg" and self.music is None:
+                return sheet.abc_svg(self.abc)
+            score = sheet.music_score(self.music, self.model.bpm) if self.music else self.tune.score
+            data = sheet.musicxml(score)
+            return sheet.musicxml_svg(data) if suffix == ".svg" else data
         if suffix in (".mid", ".midi"):
             from .render import events_midi
 

@@ -326,6 +326,69 @@ def train_midi(
            seq_len=seq_len, lr=lr, patience=patience, seed=seed)
 
 
+@app.command("eval")
+def eval_cmd(
+    model: Annotated[str, typer.Argument(help="A run folder, or a shipped name or path to a .tflite/.json.")],
+    corpus: Annotated[str, typer.Argument(help="Corpus to score: a file, folder or music21 collections, as for train.")],
+):
+    """Score a model on a corpus: bits/char (ABC) or nats/token (MIDI), each piece read whole."""
+    import math
+
+    from .errors import ModelError
+
+    run = Path(model)
+    if run.is_dir() and (run / "config.json").exists():
+        _train_import()
+        import json
+
+        import keras
+
+        from tunegen.runtime.vocab import Vocabulary
+        from tunegen.training.train import evaluate_bits
+
+        cfg = json.loads((run / "config.json").read_text())
+        kind = cfg["train"].get("kind", "abc")
+        vocab = Vocabulary(tuple(cfg["vocab"]))
+        if not (run / "model.keras").exists():
+            raise ModelError(f"{run}: no trained model.keras yet")
+        net = keras.models.load_model(run / "model.keras")
+
+        def score(pieces):
+            return evaluate_bits(net, pieces, vocab)
+    else:
+        from tunegen.export.parity import step_bits
+
+        from .model import load_model
+
+        step = load_model(model)
+        kind = "midi" if step.manifest.kind == "midi-event" else "abc"
+        vocab = step.manifest.vocab
+
+        def score(pieces):
+            return step_bits(step, pieces, vocab)
+    if kind == "midi":
+        from tunegen.training.midi_corpus import load_midi_corpus
+
+        found = load_midi_corpus(corpus, valid_percent=0)
+        pieces = found.train + [p for p in found.valid if p not in found.train]
+    else:
+        from tunegen.training.corpus import load_corpus
+
+        found = load_corpus(corpus, valid_percent=0, max_chars=10**9)
+        pieces = found.train + [p for p in found.valid if p not in found.train]
+        unknown = sorted({c for p in pieces for c in p if c not in vocab.tokens})
+        if unknown:
+            raise ModelError(f"the corpus has characters the model never saw: {' '.join(map(repr, unknown[:10]))}")
+    reasons = ", ".join(f"{n} {r}" for r, n in found.skipped.most_common())
+    typer.echo(f"corpus: {len(pieces)} {found.noun} from {found.files} files"
+               + (f"; skipped {reasons}" if reasons else ""), err=True)
+    bits = score(pieces)
+    if kind == "midi":
+        typer.echo(f"{bits * math.log(2):.3f} nats/token over {len(pieces)} pieces")
+    else:
+        typer.echo(f"{bits:.3f} bits/char over {len(pieces)} tunes")
+
+
 @app.command("export")
 def export_cmd(
     run: Annotated[Path, typer.Argument(help="A training run folder.")],

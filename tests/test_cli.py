@@ -124,3 +124,12 @@ def test_info_describes_a_model_and_its_checksum(tiny_model, tmp_path):
     (tmp_path / "tiny.tflite").write_bytes((tmp_path / "tiny.tflite").read_bytes()[:-1] + b"x")
     res = invoke("info", tmp_path / "tiny.json")
     assert res.exit_code == 1 and "DOES NOT MATCH" in res.output
+
+
+def test_eval_scores_a_model_on_any_corpus(tiny_model, tiny_run, small_corpus):
+    for model in (tiny_model, tiny_run):
+        r = runner.invoke(app, ["eval", str(model), str(small_corpus)])
+        assert r.exit_code == 0, r.output
+        line = r.stdout.strip().splitlines()[-1]
+        value, unit, _, n, noun = line.split()
+        assert unit == "bits/char" and noun == "tunes" and int(n) > 10 and 0 < float(value) < 7

@@ -272,6 +272,8 @@ BatchOpt = Annotated[int, typer.Option(help="Windows per batch.")]
 LrOpt = Annotated[float, typer.Option(help="Adam learning rate.")]
 PatienceOpt = Annotated[int, typer.Option(help="Stop after this many epochs without validation gain.")]
 TrainSeedOpt = Annotated[int, typer.Option(help="Random seed for weights and shuffling.")]
+StrategyOpt = Annotated[str, typer.Option(help="auto, one, mirrored (local GPUs) or multiworker (TF_CONFIG).")]
+PrecisionOpt = Annotated[str, typer.Option(help="float32, or mixed (float16 compute on a GPU; float32 elsewhere).")]
 RunOutOpt = Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkpoints, vocabulary, config, model.")]
 
 
@@ -280,6 +282,12 @@ def _train(out: Path, **options) -> None:
     from tunegen.training.train import TrainConfig, train
 
     cfg = TrainConfig(**options)
+    from tunegen.training.devices import PRECISIONS, STRATEGIES
+
+    if cfg.strategy not in STRATEGIES:
+        _fail(f"unknown strategy {cfg.strategy!r}; use one of {', '.join(STRATEGIES)}")
+    if cfg.precision not in PRECISIONS:
+        _fail(f"unknown precision {cfg.precision!r}; use one of {', '.join(PRECISIONS)}")
     if min(cfg.layers, cfg.units, cfg.embedding, cfg.epochs, cfg.batch_size, cfg.seq_len) < 1 \
             or not 0 <= cfg.dropout < 1 or cfg.lr <= 0 or not 0 <= cfg.transpose <= 12:
         _fail("sizes, epochs, batch size and sequence length must be positive, dropout in [0, 1), "
@@ -302,11 +310,12 @@ def train_abc(
     epochs: EpochsOpt = 40, max_steps: MaxStepsOpt = None, batch_size: BatchOpt = 64,
     seq_len: Annotated[int, typer.Option(help="Characters per training window.")] = 128,
     lr: LrOpt = 2e-3, patience: PatienceOpt = 3, seed: TrainSeedOpt = 0,
+    strategy: StrategyOpt = "auto", precision: PrecisionOpt = "float32",
 ):
     """Train the char-level LSTM on ABC tunes; run again with the same options to resume."""
     _train(out, corpus=corpus, kind="abc", embedding=embedding, units=units, layers=layers,
            dropout=dropout, epochs=epochs, max_steps=max_steps, batch_size=batch_size, seq_len=seq_len,
-           lr=lr, patience=patience, seed=seed)
+           lr=lr, patience=patience, seed=seed, strategy=strategy, precision=precision)
 
 
 @train_app.command("midi")
@@ -318,12 +327,13 @@ def train_midi(
     epochs: EpochsOpt = 40, max_steps: MaxStepsOpt = None, batch_size: BatchOpt = 64,
     seq_len: Annotated[int, typer.Option(help="Event tokens per training window.")] = 256,
     lr: LrOpt = 2e-3, patience: PatienceOpt = 3, seed: TrainSeedOpt = 0,
+    strategy: StrategyOpt = "auto", precision: PrecisionOpt = "float32",
 ):
     """Train the note-event LSTM on MIDI or scores (all parts but drums merged into one keyboard
     stream); run again with the same options to resume."""
     _train(out, corpus=corpus, kind="midi", transpose=transpose, embedding=embedding, units=units,
            layers=layers, dropout=dropout, epochs=epochs, max_steps=max_steps, batch_size=batch_size,
-           seq_len=seq_len, lr=lr, patience=patience, seed=seed)
+           seq_len=seq_len, lr=lr, patience=patience, seed=seed, strategy=strategy, precision=precision)
 
 
 @app.command("eval")

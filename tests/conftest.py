@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# corpus caches of the test session go to a folder of its own, not the user's ~/.cache
+os.environ.setdefault("TUNEGEN_CACHE", tempfile.mkdtemp(prefix="tunegen-test-cache-"))
 
 ALSA_FILE_DEVICE = """pcm.!default {{
   type plug

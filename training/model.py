@@ -33,5 +33,6 @@ def build_model(cfg: ModelConfig):
         x = keras.layers.LSTM(cfg.units, return_sequences=True, name=f"lstm{i}")(x)
         if cfg.dropout:
             x = keras.layers.Dropout(cfg.dropout, name=f"dropout{i}")(x)
-    logits = keras.layers.Dense(cfg.vocab_size, name="logits")(x)
+    # float32 logits even under mixed precision: the softmax and the loss need the range
+    logits = keras.layers.Dense(cfg.vocab_size, name="logits", dtype="float32")(x)
     return keras.Model(tokens, logits, name="tunegen_char_lstm")

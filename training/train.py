@@ -17,12 +17,11 @@ import numpy as np
 from tunegen.runtime.manifest import write_atomic
 from tunegen.runtime.vocab import Vocabulary
 
-from .corpus import load_corpus
 from .model import ModelConfig, build_model
-from .windows import bits_per_char, id_windows, length_batches, padded_tunes
+from .windows import bits_per_char, length_batches, padded_tunes
 
 # Options that may change between a run and its resumption; any other change is a new run.
-_RESUMABLE = {"epochs", "max_steps", "patience"}
+_RESUMABLE = {"epochs", "max_steps", "patience", "strategy", "precision"}
 
 
 @dataclass
@@ -45,6 +44,8 @@ class TrainConfig:
     valid_percent: int = 10
     max_chars: int = 3000
     seed: int = 0
+    strategy: str = "auto"  # auto, one, mirrored, multiworker (tf.distribute)
+    precision: str = "float32"  # or "mixed": float16 compute, float32 logits and weights
 
 
 @dataclass
@@ -80,13 +81,8 @@ def loss_text(kind: str, bits: float) -> str:
 
 
 def evaluate_bits(model, tunes: list, vocab: Vocabulary, batch: int = 32) -> float:
-    """Bits per token of `tunes`, each read whole from its start token (full context)."""
-    total, count = 0.0, 0
-    for x, y, mask in length_batches(padded_tunes(tunes, vocab), batch):
-        logits = np.asarray(model.predict_on_batch(x))
-        s, n = bits_per_char(logits, y, mask)
-        total, count = total + s, count + n
-    return total / max(count, 1)
+    """Bits per token of `tunes` (texts or token lists), each read whole from its start token."""
+    return evaluate_ids(model, padded_tunes(tunes, vocab), batch)
 
 
 def calibration_sample(tunes: list, seed: int, count: int = 32) -> list:
@@ -96,105 +92,150 @@ def calibration_sample(tunes: list, seed: int, count: int = 32) -> list:
     return [tunes[int(i)] for i in sorted(picks)]
 
 
-def device_line() -> str:
-    """One line saying where training runs."""
-    import tensorflow as tf
+def evaluate_ids(model, seqs: list[np.ndarray], batch: int = 32, distributed: bool = False) -> float:
+    """Bits per token of id sequences (start ... end), each read whole (full context). A model
+    trained under a multi-replica strategy is called directly (its predict would split the batch)."""
+    total, count = 0.0, 0
+    for x, y, mask in length_batches(seqs, batch):
+        logits = np.asarray(model(x, training=False) if distributed else model.predict_on_batch(x))
+        s, n = bits_per_char(logits, y, mask)
+        total, count = total + s, count + n
+    return total / max(count, 1)
 
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        return f"training on {len(gpus)} GPU(s): {', '.join(g.name for g in gpus)}"
-    return "no GPU found: training on the CPU (slower; sizes and steps as configured)"
+
+def save_loss_curve(history: list[dict], kind: str, path: Path) -> None:
+    """Train and validation loss against steps, as a PNG (written atomically)."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    unit, scale = UNITS[kind]
+    fig = Figure(figsize=(6, 3.5), dpi=100)
+    ax = fig.add_subplot()
+    steps = [h["steps"] for h in history]
+    ax.plot(steps, [h["train_loss"] / math.log(2) * scale for h in history], "o-", label="train")
+    ax.plot(steps, [h["valid_bits"] * scale for h in history], "o-", label="validation")
+    ax.set_xlabel("steps")
+    ax.set_ylabel(unit)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    write_atomic(path, buf.getvalue())
 
 
 def train(cfg: TrainConfig, out: Path, console=None) -> RunState:
-    """Train (or resume) a run in `out`; returns the final state. Raises CorpusError on bad data."""
+    """Train (or resume) a run in `out`; returns the final state. Raises CorpusError on bad data and
+    TrainingSetupError when the strategy or precision cannot be had."""
+    import time
+
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .batches import WindowBatches, WindowIndex
+    from .cache import build_cache
+    from .devices import cudnn_problems, place, precision_policy, use_xla
 
     console = console or Console()
     out = Path(out)
-    state_path, ckpt_path, best_path = out / "state.json", out / "checkpoint.keras", out / "model.keras"
-
     if cfg.kind not in UNITS:
         raise ValueError(f"unknown model kind {cfg.kind!r}; use one of {', '.join(UNITS)}")
-    if cfg.kind == "midi":
-        from tunegen.runtime.events import TOKENIZER, event_vocabulary
+    with Progress(TextColumn("reading corpus"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console, transient=True) as bar:
+        def progress(total):
+            task = bar.add_task("read", total=total)
+            return lambda: bar.advance(task)
 
-        from .midi_corpus import load_midi_corpus
-
-        with Progress(TextColumn("reading corpus"), BarColumn(), MofNCompleteColumn(),
-                      TimeRemainingColumn(), console=console, transient=True) as bar:
-            def progress(total):
-                task = bar.add_task("read", total=total)
-                return lambda: bar.advance(task)
-
-            corpus = load_midi_corpus(cfg.corpus, cfg.valid_percent, progress=progress)
-        vocab, tokenizer = event_vocabulary(), TOKENIZER
-    else:
-        corpus = load_corpus(cfg.corpus, cfg.valid_percent, cfg.max_chars)
-        vocab, tokenizer = Vocabulary.from_texts(corpus.train + corpus.valid), "abc-char-1"
-    console.print(f"corpus: {corpus.summary()}")
-    out.mkdir(parents=True, exist_ok=True)  # only once there is something to train on
-    mcfg = ModelConfig(len(vocab), cfg.embedding, cfg.units, cfg.layers, cfg.dropout)
-
+        cache = build_cache(cfg.corpus, cfg.kind, cfg.valid_percent, cfg.max_chars, progress=progress,
+                            report=console.print)
+    console.print(f"corpus: {cache.summary()}")
     import keras
 
+    placement = place(cfg.strategy)
+    policy, warning = precision_policy(cfg.precision, placement.gpus)
+    if warning:
+        console.print(f"warning: {warning}")
+    keras.mixed_precision.set_global_policy(policy)
+    if placement.chief:
+        run_dir = out
+    else:  # other workers train in step but keep their files to themselves
+        import tempfile
+
+        run_dir = Path(tempfile.mkdtemp(prefix="tunegen-worker-"))
+    run_dir.mkdir(parents=True, exist_ok=True)  # only once there is something to train on
+    state_path, ckpt_path, best_path = run_dir / "state.json", run_dir / "checkpoint.keras", run_dir / "model.keras"
+    vocab = cache.vocab
+    tokenizer = cache.meta["tokenizer"]
+    mcfg = ModelConfig(len(vocab), cfg.embedding, cfg.units, cfg.layers, cfg.dropout)
+    train_idx, valid_idx = cache.split()
+    global_batch = cfg.batch_size * placement.replicas
+
     state = RunState()
-    if state_path.exists() and ckpt_path.exists():
-        old = json.loads((out / "config.json").read_text())
-        defaults = asdict(TrainConfig(cfg.corpus))  # options added since the run began
-        changed = {k for k, v in asdict(cfg).items() if old["train"].get(k, defaults[k]) != v} - _RESUMABLE
-        if changed or old["vocab"] != list(vocab.tokens):
-            raise ValueError(
-                f"{out} holds a run with other settings ({', '.join(sorted(changed)) or 'vocabulary'}); "
-                "use a new --out folder, or the same options to resume"
-            )
-        state = RunState(**json.loads(state_path.read_text()))
-        model = keras.models.load_model(ckpt_path)
-        console.print(f"{out} finished after epoch {state.epoch}" if state.finished else
-                      f"resuming {out} after epoch {state.epoch} ({state.steps} steps)")
-    else:
-        keras.utils.set_random_seed(cfg.seed)
-        model = build_model(mcfg)
-        model.compile(optimizer=keras.optimizers.Adam(cfg.lr, clipnorm=1.0),
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                      jit_compile=False)  # XLA made CPU training slower, not faster
-    _json(out / "config.json", {"train": asdict(cfg), "model": mcfg.to_dict(),
-                                "vocab": list(vocab.tokens), "tokenizer": tokenizer})
-    _json(out / "vocab.json", list(vocab.tokens))
-    _json(out / "corpus.json", {"spec": cfg.corpus, "files": corpus.files, "train": len(corpus.train),
-                                "valid": len(corpus.valid), "skipped": dict(corpus.skipped)})
-    _json(out / "valid.json", corpus.valid)
-    _json(out / "calibration.json", calibration_sample(corpus.train, cfg.seed))
-    console.print(device_line())
-    console.print(f"model: {model.count_params():,} parameters "
-                  f"(embedding {cfg.embedding}, {cfg.layers}x LSTM {cfg.units}, vocab {len(vocab)})")
+    with placement.scope():
+        if state_path.exists() and ckpt_path.exists():
+            old = json.loads((run_dir / "config.json").read_text())
+            defaults = asdict(TrainConfig(cfg.corpus))  # options added since the run began
+            changed = {k for k, v in asdict(cfg).items() if old["train"].get(k, defaults[k]) != v} - _RESUMABLE
+            if changed or old["vocab"] != list(vocab.tokens):
+                raise ValueError(
+                    f"{out} holds a run with other settings ({', '.join(sorted(changed)) or 'vocabulary'}); "
+                    "use a new --out folder, or the same options to resume"
+                )
+            state = RunState(**json.loads(state_path.read_text()))
+            model = keras.models.load_model(ckpt_path)
+            console.print(f"{out} finished after epoch {state.epoch}" if state.finished else
+                          f"resuming {out} after epoch {state.epoch} ({state.steps} steps)")
+        else:
+            keras.utils.set_random_seed(cfg.seed)
+            model = build_model(mcfg)
+            model.compile(optimizer=keras.optimizers.Adam(cfg.lr, clipnorm=1.0),
+                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                          jit_compile=use_xla(placement.gpus))
+    _json(run_dir / "config.json", {"train": asdict(cfg), "model": mcfg.to_dict(),
+                                    "vocab": list(vocab.tokens), "tokenizer": tokenizer})
+    _json(run_dir / "vocab.json", list(vocab.tokens))
+    _json(run_dir / "corpus.json", {"spec": cfg.corpus, "files": cache.meta["files"], "train": len(train_idx),
+                                    "valid": len(valid_idx), "skipped": cache.meta["skipped"],
+                                    "cache": str(cache.path)})
+    _json(run_dir / "valid.json", [cache.piece(int(i)) for i in valid_idx])
+    picks = np.random.default_rng(cfg.seed).choice(len(train_idx), min(32, len(train_idx)), replace=False)
+    _json(run_dir / "calibration.json", [cache.piece(int(train_idx[i])) for i in sorted(picks)])
+    console.print(placement.line)
+    lstms = [layer for layer in model.layers if isinstance(layer, keras.layers.LSTM)]
+    problems = sorted({p for layer in lstms for p in cudnn_problems(layer)})
+    console.print(f"model: {model.count_params():,} parameters (embedding {cfg.embedding}, {cfg.layers}x LSTM "
+                  f"{cfg.units}, vocab {len(vocab)}); {policy}; LSTM layers "
+                  + ("qualify for cuDNN on a GPU" if not problems else f"miss cuDNN ({', '.join(problems)})")
+                  + f"; global batch {global_batch} ({placement.replicas} replica(s))")
 
     unit, scale = UNITS[cfg.kind]
-    seqs = padded_tunes(corpus.train, vocab)
-    x, y, w = id_windows(seqs, cfg.seq_len)
-    per_epoch = math.ceil(len(x) / cfg.batch_size)
+    valid_seqs = [cache.ids(int(i)) for i in valid_idx]
+    windows = WindowIndex(cache, train_idx, cfg.seq_len)
+    per_epoch = max(len(windows) // global_batch, 1)
     tables = None
     if cfg.transpose:
         from tunegen.runtime.events import transpose_table
 
         tables = {k: np.asarray(transpose_table(vocab, k), np.int32)
                   for k in range(-cfg.transpose, cfg.transpose + 1)}
+    callbacks = [keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs"), update_freq="epoch")] \
+        if placement.chief and keras.config.backend() == "tensorflow" else []
 
     class _Bar(keras.callbacks.Callback):
-        def __init__(self, progress, task):
+        def __init__(self, progress, task, tokens_per_step):
             super().__init__()
-            self.progress, self.task = progress, task
+            self.progress, self.task, self.tokens_per_step = progress, task, tokens_per_step
+            self.start, self.done = time.perf_counter(), 0
 
         def on_train_batch_end(self, batch, logs=None):
+            self.done += 1
             loss = (logs or {}).get("loss")
-            self.progress.update(self.task, advance=1,
+            rate = self.done * self.tokens_per_step / max(time.perf_counter() - self.start, 1e-9)
+            self.progress.update(self.task, advance=1, rate=f"{rate:,.0f}",
                                  loss=f"{float(loss) / math.log(2) * scale:.3f}" if loss is not None else "")
 
     while not state.finished and state.epoch < cfg.epochs:
@@ -202,22 +243,23 @@ def train(cfg: TrainConfig, out: Path, console=None) -> RunState:
         if steps <= 0:
             break
         rng = np.random.default_rng(cfg.seed + state.epoch)
-        if tables:  # key augmentation: this epoch's shift per piece, from the epoch's own seed
-            shifts = rng.integers(-cfg.transpose, cfg.transpose + 1, len(seqs))
-            x, y, w = id_windows([tables[int(k)][s] for k, s in zip(shifts, seqs, strict=True)], cfg.seq_len)
-        order = rng.permutation(len(x))[:steps * cfg.batch_size]
-        with Progress(TextColumn(f"epoch {state.epoch + 1}/{cfg.epochs}"), BarColumn(),
-                      MofNCompleteColumn(), TextColumn(f"train {{task.fields[loss]}} {unit}"),
+        shifts = rng.integers(-cfg.transpose, cfg.transpose + 1, len(cache)) if tables else None
+        order = rng.permutation(len(windows))[:steps * global_batch]
+        data = WindowBatches(windows, order, global_batch, tables, shifts)
+        with Progress(TextColumn(f"epoch {state.epoch + 1}/{cfg.epochs}"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn(f"train {{task.fields[loss]}} {unit}, {{task.fields[rate]}} tokens/s"),
                       TimeRemainingColumn(), console=console, transient=True) as progress:
-            task = progress.add_task("train", total=steps, loss="")
-            hist = model.fit(x[order], y[order], sample_weight=w[order], batch_size=cfg.batch_size,
-                             epochs=1, shuffle=False, verbose=0, callbacks=[_Bar(progress, task)])
+            task = progress.add_task("train", total=len(data), loss="", rate="")
+            bar = _Bar(progress, task, data.tokens / max(len(data), 1))
+            hist = model.fit(data, epochs=state.epoch + 1, initial_epoch=state.epoch, verbose=0,
+                             callbacks=[bar, *callbacks])
+        rate = data.tokens / max(time.perf_counter() - bar.start, 1e-9)
         train_loss = float(hist.history["loss"][-1])
-        bits = evaluate_bits(model, corpus.valid, vocab)
+        bits = evaluate_ids(model, valid_seqs, distributed=placement.replicas > 1)
         state.epoch += 1
-        state.steps += steps
+        state.steps += len(data)
         state.history.append({"epoch": state.epoch, "steps": state.steps, "valid_bits": bits,
-                              "train_loss": train_loss})
+                              "train_loss": train_loss, "tokens_per_s": round(rate)})
         improved = state.best_bits is None or bits < state.best_bits - 1e-3
         if improved:
             state.best_bits, state.best_epoch, state.bad_epochs = bits, state.epoch, 0
@@ -233,13 +275,16 @@ def train(cfg: TrainConfig, out: Path, console=None) -> RunState:
         if state.epoch >= cfg.epochs:
             state.finished = True
         _json(state_path, asdict(state))
-        console.print(f"epoch {state.epoch}: {state.steps} steps, validation {loss_text(cfg.kind, bits)}"
-                      + (" (best)" if improved else ""))
+        save_loss_curve(state.history, cfg.kind, run_dir / "loss.png")
+        console.print(f"epoch {state.epoch}: {state.steps} steps, validation {loss_text(cfg.kind, bits)}, "
+                      f"{rate:,.0f} tokens/s" + (" (best)" if improved else ""))
     if state.finished and not best_path.exists():
         shutil.copy(ckpt_path, best_path)
-    _json(out / "summary.json", {"valid_bits": state.best_bits, "epoch": state.best_epoch,
-                                 "steps": state.steps,
-                                 "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    _json(run_dir / "summary.json", {"valid_bits": state.best_bits, "epoch": state.best_epoch,
+                                     "steps": state.steps,
+                                     "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    if not placement.chief:
+        shutil.rmtree(run_dir, ignore_errors=True)
     console.print(f"done: best validation {loss_text(cfg.kind, state.best_bits)} at epoch {state.best_epoch}; "
                   f"model in {best_path}")
     return state

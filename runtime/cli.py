@@ -292,8 +292,13 @@ def _train(out: Path, **options) -> None:
             or not 0 <= cfg.dropout < 1 or cfg.lr <= 0 or not 0 <= cfg.transpose <= 12:
         _fail("sizes, epochs, batch size and sequence length must be positive, dropout in [0, 1), "
               "lr > 0, transpose 0-12")
+    from tunegen.training.train import CheckpointError
+
     try:
         train(cfg, out)
+    except CheckpointError as e:
+        _fail(str(e))
+
     except KeyboardInterrupt:
         typer.echo(f"\ninterrupted: finished epochs are saved in {out}; run the same command to resume",
                    err=True)

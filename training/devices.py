@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import time
+import subprocess
+import sys
 from dataclasses import dataclass
 
 STRATEGIES = ("auto", "one", "mirrored", "multiworker")
 PRECISIONS = ("float32", "mixed")
-WORKER_WAIT = 60.0  # seconds to wait for the other workers of a multi-worker run
+WORKER_WAIT = 60.0  # seconds to wait for the other workers of a multi-worker run ($TUNEGEN_WORKER_WAIT)
 
 
 class TrainingSetupError(ValueError):
@@ -95,26 +95,30 @@ def tf_config() -> dict | None:
     return cfg
 
 
-def _wait_for_workers(cfg: dict, wait: float) -> None:
-    me = cfg["task"]["index"] if cfg["task"]["type"] == "worker" else None
-    pending = [w for i, w in enumerate(cfg["cluster"]["worker"]) if i != me]
-    deadline = time.monotonic() + wait
-    while pending:
-        host, port = pending[0].rsplit(":", 1)
-        try:
-            with socket.create_connection((host, int(port)), timeout=1.0):
-                pending.pop(0)
-                continue
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise TrainingSetupError(f"worker {pending[0]} named in TF_CONFIG did not answer within "
-                                     f"{wait:.0f} s; start every worker, or fix the addresses")
-        time.sleep(0.5)
+_WATCHDOG = """
+import json, os, signal, socket, sys, time
+pid, wait, cfg = int(sys.argv[1]), float(sys.argv[2]), json.loads(sys.argv[3])
+time.sleep(wait)
+me = cfg["task"]["index"] if cfg["task"]["type"] == "worker" else None
+missing = []
+for i, w in enumerate(cfg["cluster"]["worker"]):
+    host, port = w.rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=1.0).close()
+    except OSError:
+        if i != me:
+            missing.append(w)
+who = f"worker {', '.join(missing)}" if missing else "a worker"
+sys.stderr.write(f"error: {who} named in TF_CONFIG did not answer within {wait:.0f} s; start every worker, "
+                 "or fix the addresses\\n")
+sys.stderr.flush()
+os.kill(pid, signal.SIGKILL)
+"""
 
 
-def place(name: str = "auto", wait: float = WORKER_WAIT) -> Placement:
+def place(name: str = "auto", wait: float | None = None) -> Placement:
     """The strategy for `name` (see STRATEGIES) on the devices this process sees."""
+    wait = float(os.environ.get("TUNEGEN_WORKER_WAIT", WORKER_WAIT)) if wait is None else wait
     if name not in STRATEGIES:
         raise TrainingSetupError(f"unknown strategy {name!r}; use one of {', '.join(STRATEGIES)}")
     gpus = _gpus()
@@ -141,8 +145,14 @@ def place(name: str = "auto", wait: float = WORKER_WAIT) -> Placement:
         raise TrainingSetupError("strategy multiworker needs TF_CONFIG naming the workers and this "
                                  "process's task")
     options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=max(wait, 30.0))
-    strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
-    _wait_for_workers(cfg, wait)
+    # The strategy waits inside TensorFlow, holding Python's lock, until every worker has joined. A
+    # watchdog process ends this one with a clear line if that takes longer than `wait`.
+    watchdog = subprocess.Popen([sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(wait), json.dumps(cfg)])
+    try:
+        strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+    finally:
+        watchdog.kill()
+        watchdog.wait()
     task = cfg["task"]
     chief = task["type"] == "chief" or (task["type"] == "worker" and task["index"] == 0
                                           and "chief" not in cfg["cluster"])

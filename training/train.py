@@ -65,10 +65,21 @@ def _json(path: Path, obj) -> None:
     write_atomic(path, (json.dumps(obj, indent=1) + "\n").encode())
 
 
+class CheckpointError(OSError):
+    """A checkpoint could not be written (a full disk, say); the previous one is intact."""
+
+
 def _save_keras(model, path: Path) -> None:
+    """Save through a temporary file and a rename: a failed write leaves the previous file whole."""
     tmp = path.with_name(f".{path.stem}.tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise CheckpointError(f"could not write {path.name} ({e.strerror or e}); "
+                              f"{'the previous one is intact' if path.exists() else 'nothing was written'}: "
+                              "free some space and run the same command to resume") from None
 
 
 UNITS = {"abc": ("bits/char", 1.0), "midi": ("nats/token", math.log(2))}
@@ -175,9 +186,11 @@ def train(cfg: TrainConfig, out: Path, console=None) -> RunState:
     global_batch = cfg.batch_size * placement.replicas
 
     state = RunState()
+    # every worker resumes from the chief's run folder (shared storage); only the chief writes it
+    saved_state, saved_ckpt = out / "state.json", out / "checkpoint.keras"
     with placement.scope():
-        if state_path.exists() and ckpt_path.exists():
-            old = json.loads((run_dir / "config.json").read_text())
+        if saved_state.exists() and saved_ckpt.exists():
+            old = json.loads((out / "config.json").read_text())
             defaults = asdict(TrainConfig(cfg.corpus))  # options added since the run began
             changed = {k for k, v in asdict(cfg).items() if old["train"].get(k, defaults[k]) != v} - _RESUMABLE
             if changed or old["vocab"] != list(vocab.tokens):
@@ -185,8 +198,11 @@ def train(cfg: TrainConfig, out: Path, console=None) -> RunState:
                     f"{out} holds a run with other settings ({', '.join(sorted(changed)) or 'vocabulary'}); "
                     "use a new --out folder, or the same options to resume"
                 )
-            state = RunState(**json.loads(state_path.read_text()))
-            model = keras.models.load_model(ckpt_path)
+            state = RunState(**json.loads(saved_state.read_text()))
+            if state.finished and state.epoch < cfg.epochs and state.bad_epochs < cfg.patience and (
+                    cfg.max_steps is None or state.steps < cfg.max_steps):
+                state.finished = False  # asked for more epochs or steps than it had: go on
+            model = keras.models.load_model(saved_ckpt)
             console.print(f"{out} finished after epoch {state.epoch}" if state.finished else
                           f"resuming {out} after epoch {state.epoch} ({state.steps} steps)")
         else:
@@ -251,10 +267,16 @@ def train(cfg: TrainConfig, out: Path, console=None) -> RunState:
                       TimeRemainingColumn(), console=console, transient=True) as progress:
             task = progress.add_task("train", total=len(data), loss="", rate="")
             bar = _Bar(progress, task, data.tokens / max(len(data), 1))
-            hist = model.fit(data, epochs=state.epoch + 1, initial_epoch=state.epoch, verbose=0,
-                             callbacks=[bar, *callbacks])
+            if placement.name == "multiworker":
+                from .distributed import fit_epoch
+
+                train_loss = fit_epoch(model, data, placement.strategy,
+                                       lambda loss, bar=bar: bar.on_train_batch_end(0, {"loss": loss}))
+            else:
+                hist = model.fit(data, epochs=state.epoch + 1, initial_epoch=state.epoch, verbose=0,
+                                 callbacks=[bar, *callbacks])
+                train_loss = float(hist.history["loss"][-1])
         rate = data.tokens / max(time.perf_counter() - bar.start, 1e-9)
-        train_loss = float(hist.history["loss"][-1])
         bits = evaluate_ids(model, valid_seqs, distributed=placement.replicas > 1)
         state.epoch += 1
         state.steps += len(data)

@@ -17,7 +17,8 @@ from .sampler import choose, distribution
 from .stepping import StepRequest, run_batch, run_one
 
 # used where a manifest names no default; `bars` is the length limit when none is asked for
-MIDI_SAMPLING = {"temperature": 1.0, "top_k": 0, "top_p": 0.95, "max_length": 8000, "bars": 24}
+MIDI_SAMPLING = {"temperature": 1.0, "top_k": 0, "top_p": 0.95, "max_length": 8000, "bars": 24,
+                 "min_bars": 8}
 MAX_CHORD = 10  # notes struck together: one per finger
 MIN_NOTES = 8  # fewer is no piece; it is drawn again
 PRIMER_BARS = 4
@@ -83,8 +84,11 @@ class EventGuide:
             return int(tok[1:]) not in self.onset and len(self.onset) < MAX_CHORD
         return False  # a meter change, a stray length, a special token
 
+    min_bars: int = 0  # the end token is refused before this many barlines: a piece, not a snippet
+
     def can_end(self) -> bool:
-        return self.meter is not None and self.pending is None and bool(self.notes)
+        return (self.meter is not None and self.pending is None and bool(self.notes)
+                and self.bars >= self.min_bars)
 
     def push(self, tok: str) -> None:
         if tok.startswith("ts"):
@@ -159,10 +163,13 @@ def piece_sampler(model: StepModel, opts: Options, rng: np.random.Generator, pri
     vocab = model.manifest.vocab
     tokens, end = vocab.tokens, vocab.end
     guide = EventGuide()
-    logits, state = yield StepRequest(vocab.start, model.zero_state())
     out: list[str] = []
     default_bars = model.manifest.sampling.get("bars", MIDI_SAMPLING["bars"])
     max_bars = opts.bars if opts.bars else (None if opts.seconds else default_bars)
+    guide.min_bars = min(model.manifest.sampling.get("min_bars", MIDI_SAMPLING["min_bars"]), max_bars or 10**6)
+    if opts.seconds:
+        guide.min_bars = 0  # a length in seconds is its own floor
+    logits, state = yield StepRequest(vocab.start, model.zero_state())
     max_ticks = round(opts.seconds * bpm / 60 * GRID) if opts.seconds else None
 
     def feed(tok: str) -> StepRequest:

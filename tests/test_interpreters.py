@@ -13,7 +13,7 @@ from tunegen.runtime.model import load_model, shipped_models
 
 ROOT = Path(__file__).resolve().parent.parent
 LEGACY = ROOT / ".venv-tflite" / "bin" / "python"
-TOLERANCE = 0.05  # largest logit difference allowed between the two packages' int8 kernels
+TOLERANCE = 0.1  # largest logit difference: the two packages' int8 kernels round activations differently
 
 STEP_LOGITS = """
 import json, sys

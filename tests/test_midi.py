@@ -149,5 +149,5 @@ def test_train_midi_on_a_folder_without_music_fails_cleanly(tmp_path):
     (tmp_path / "broken.mid").write_bytes(b"MThd garbage")
     r = run_cli("train", "midi", tmp_path, "--out", tmp_path / "run")
     assert r.exit_code != 0
-    assert "no usable pieces" in str(r.exception) and "1 skipped (1 unreadable" in str(r.exception)
+    assert "no usable pieces" in str(r.exception) and "1 skipped: 1 unreadable" in str(r.exception)
     assert not (tmp_path / "run").exists()

@@ -47,8 +47,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_the_corpus_is_tokenized_once(small_corpus, monkeypatch):
+def test_the_corpus_is_tokenized_once(small_corpus, monkeypatch, tmp_path):
     from tunegen.training import cache as cache_mod
+
+    monkeypatch.setenv("TUNEGEN_CACHE", str(tmp_path))  # a cache of its own: the first build is real
     from tunegen.training.corpus import load_corpus
 
     reports = []
@@ -65,9 +67,10 @@ def test_the_corpus_is_tokenized_once(small_corpus, monkeypatch):
     assert reports[-1].startswith("corpus cache hit") and second.path == first.path
 
 
-def test_a_cache_of_an_older_tokenizer_is_rebuilt_not_read(small_corpus):
+def test_a_cache_of_an_older_tokenizer_is_rebuilt_not_read(small_corpus, monkeypatch, tmp_path):
     from tunegen.training.cache import build_cache
 
+    monkeypatch.setenv("TUNEGEN_CACHE", str(tmp_path))
     reports = []
     built = build_cache(str(small_corpus), "abc", max_chars=2999, report=reports.append)
     meta = json.loads((built.path / "meta.json").read_text())

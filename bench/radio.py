@@ -66,6 +66,7 @@ def main() -> None:
                                 text=True)
         samples: list[tuple[int, float]] = []  # (pieces reported so far, RSS)
         lines = 0
+        frames: list[int] = []  # each piece's length as radio queued it
         import selectors
 
         sel = selectors.DefaultSelector()
@@ -73,7 +74,9 @@ def main() -> None:
         while proc.poll() is None:
             for _ in sel.select(timeout=0.2):
                 line = proc.stderr.readline()
-                lines += line[:1].isdigit()
+                if line[:1].isdigit() and "frames)" in line:
+                    lines += 1
+                    frames.append(int(line.rsplit("(", 1)[1].split()[0]))
             try:
                 rss = rss_mb(proc.pid)
             except (FileNotFoundError, ProcessLookupError):
@@ -87,15 +90,31 @@ def main() -> None:
             sys.exit(f"radio failed: {rest.strip().splitlines()[-1:]}")
         pcm = np.frombuffer(played.read_bytes(), "<i2").reshape(-1, 2)
     gaps = silences(pcm)
-    after10 = [r for n, r in samples if n >= 10] or [r for _, r in samples]
-    growth = max(after10) - after10[0]
-    longest = max(gaps, default=0.0)
+    # the silence around each boundary between pieces (the pause, plus any quiet edge of the pieces)
+    pause = int(args.pause * RATE)
+    quiet = np.abs(pcm).max(axis=1) <= 24
+    between, at = [], 0
+    for n in frames[:-1]:
+        at += n
+        lo, hi = at, at + pause
+        while lo > 0 and quiet[lo - 1]:
+            lo -= 1
+        while hi < len(quiet) and quiet[hi]:
+            hi += 1
+        between.append((hi - lo) / RATE)
+        at += pause
+    early = [r for n, r in samples if 10 <= n <= 30]
+    late = [r for n, r in samples if n >= len(frames) - 20]
+    growth = float(np.median(late) - np.median(early)) if early and late else float("nan")
+    longest = max(between, default=0.0)
     print(f"radio, {args.pieces} pieces of {', '.join(args.model or ['folk', 'piano'])}, pause {args.pause} s: "
           f"{len(pcm) / RATE / 60:.0f} min of audio written in {wall:.0f} s")
-    print(f"RSS: {after10[0]:.0f} MB after piece 10, {max(after10):.0f} MB at most after it, "
-          f"{samples[-1][1]:.0f} MB at the end; growth {growth:.1f} MB (target <= 10 MB)")
-    print(f"silences of 0.1 s or more: {len(gaps)}, of {min(gaps, default=0):.2f}-{longest:.2f} s; longest beyond the pause "
-          f"{longest - args.pause:+.2f} s (target <= 0.5 s)")
+    print(f"RSS: median {np.median(early):.0f} MB over pieces 10-30, {np.median(late):.0f} MB over the last 20; "
+          f"growth {growth:+.1f} MB (target <= 10 MB); peak {max(r for _, r in samples):.0f} MB")
+    print(f"gaps between pieces: {len(between)}, {min(between, default=0):.2f}-{longest:.2f} s; the longest is "
+          f"{longest - args.pause:+.2f} s beyond the pause (target <= 0.5 s)")
+    print(f"silences of 0.1 s or more anywhere (rests inside pieces too): {len(gaps)}, "
+          f"longest {max(gaps, default=0):.2f} s")
     print(f"rss_growth_mb: {growth:.1f}")
     print(f"longest_gap_beyond_pause: {longest - args.pause:.2f}")
 

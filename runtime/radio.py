@@ -158,7 +158,7 @@ def run(station: Station, report: Callable[[str], None] = print,
                     stop.wait(0.05)
                 player.add(np.concatenate([pause, audio]) if played else audio)
             played += 1
-            report(f"{number}: {model.name} seed {seed}, {len(audio) / SAMPLE_RATE:.0f} s")
+            report(f"{number}: {model.name} seed {seed}, {len(audio) / SAMPLE_RATE:.0f} s ({len(audio)} frames)")
         if player is not None:
             while player.seconds_left() > 0 and not stop.is_set():
                 stop.wait(0.05)

@@ -45,9 +45,23 @@ class Station:
 
 
 def trimmed(audio: np.ndarray) -> np.ndarray:
-    """Audio without its silent release tail (what is left of the tail still rings out)."""
+    """Audio without silence at either end (a piece that opens on a rest, the release tail), so
+    the pause between pieces is the one asked for."""
     loud = np.flatnonzero(np.abs(audio).max(axis=1) > SILENCE)
-    return audio[:loud[-1] + 1] if len(loud) else audio[:0]
+    return audio[loud[0]:loud[-1] + 1] if len(loud) else audio[:0]
+
+
+def _release_memory() -> None:
+    """Hand freed memory back to the system after each piece: the audio buffers are large, and
+    without this glibc keeps the freed pages and a radio's RSS creeps up over hours."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to trim
 
 
 class Player:
@@ -158,6 +172,8 @@ def run(station: Station, report: Callable[[str], None] = print,
                     stop.wait(0.05)
                 player.add(np.concatenate([pause, audio]) if played else audio)
             played += 1
+            del piece
+            _release_memory()
             report(f"{number}: {model.name} seed {seed}, {len(audio) / SAMPLE_RATE:.0f} s ({len(audio)} frames)")
         if player is not None:
             while player.seconds_left() > 0 and not stop.is_set():

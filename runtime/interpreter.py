@@ -21,9 +21,15 @@ def _import(package: str) -> type:
         from ai_edge_litert.interpreter import Interpreter
     elif package == "tflite_runtime":
         from tflite_runtime.interpreter import Interpreter
-    else:
+    else:  # the last resort, only where neither interpreter package is installed
+        import importlib
+
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        from tensorflow.lite import Interpreter
+        import warnings
+
+        # it says it is deprecated in favour of LiteRT, which is exactly what was not found
+        warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+        Interpreter = importlib.import_module("tensorflow").lite.Interpreter
     return Interpreter
 
 

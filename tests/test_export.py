@@ -111,3 +111,14 @@ def test_a_too_old_interpreter_names_both_versions(tiny_run, tmp_path):
     line = res.stderr.strip().splitlines()[-1]
     assert line.startswith("error: ") and "refused the model" in line
     assert f"needs TFLite runtime {need}" in line and "tflite_runtime 2.14.0 is installed" in line
+
+
+def test_tensorflow_is_the_last_interpreter_to_fall_back_on(tmp_path):
+    env = dict(os.environ, TUNEGEN_INTERPRETER="tensorflow")
+    exe = str(ROOT / ".venv" / "bin" / "tunegen") if (ROOT / ".venv" / "bin" / "tunegen").exists() else "tunegen"
+    res = subprocess.run([exe, "info", "folk"], capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0 and "interpreter  tensorflow" in res.stdout
+    res = subprocess.run([exe, "generate", "--seed", "2", "--out", str(tmp_path / "t.abc")], capture_output=True,
+                         text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr[-1000:]
+    assert "K:" in (tmp_path / "t.abc").read_text()

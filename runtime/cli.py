@@ -354,22 +354,9 @@ def eval_cmd(
     run = Path(model)
     if run.is_dir() and (run / "config.json").exists():
         _train_import()
-        import json
+        from tunegen.training.train import run_scorer
 
-        import keras
-
-        from tunegen.runtime.vocab import Vocabulary
-        from tunegen.training.train import evaluate_bits
-
-        cfg = json.loads((run / "config.json").read_text())
-        kind = cfg["train"].get("kind", "abc")
-        vocab = Vocabulary(tuple(cfg["vocab"]))
-        if not (run / "model.keras").exists():
-            raise ModelError(f"{run}: no trained model.keras yet")
-        net = keras.models.load_model(run / "model.keras")
-
-        def score(pieces):
-            return evaluate_bits(net, pieces, vocab)
+        kind, vocab, score = run_scorer(run)
     else:
         from tunegen.export.parity import step_bits
 

@@ -96,6 +96,20 @@ def evaluate_bits(model, tunes: list, vocab: Vocabulary, batch: int = 32) -> flo
     return evaluate_ids(model, padded_tunes(tunes, vocab), batch)
 
 
+def run_scorer(run: Path):
+    """(kind, vocabulary, score) of a run folder's best model, where score(pieces) is bits/token."""
+    import keras
+
+    from tunegen.runtime.errors import ModelError
+
+    cfg = json.loads((Path(run) / "config.json").read_text())
+    if not (Path(run) / "model.keras").exists():
+        raise ModelError(f"{run}: no trained model.keras yet")
+    vocab = Vocabulary(tuple(cfg["vocab"]))
+    net = keras.models.load_model(Path(run) / "model.keras")
+    return cfg["train"].get("kind", "abc"), vocab, lambda pieces: evaluate_bits(net, pieces, vocab)
+
+
 def calibration_sample(tunes: list, seed: int, count: int = 32) -> list:
     """A few training pieces, kept in the run folder to calibrate full-int8 export with real data."""
     rng = np.random.default_rng(seed)

@@ -1,32 +1,11 @@
-"""Training windows: each tune wrapped in start/end, cut into tune-aligned windows."""
+"""Whole tunes as id sequences for full-context evaluation, and their loss in bits per token
+(training windows come from `batches`)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from tunegen.runtime.vocab import Vocabulary
-
-
-def tune_windows(tunes: list, vocab: Vocabulary, seq_len: int):
-    """Inputs, targets and weights [n, seq_len]: every window starts inside one tune at a multiple
-    of `seq_len` and never crosses into the next tune; padding has weight 0. A tune is a text
-    (one token per character) or a list of tokens."""
-    return id_windows(padded_tunes(tunes, vocab), seq_len)
-
-
-def id_windows(seqs: list[np.ndarray], seq_len: int):
-    """`tune_windows` of sequences already turned into ids (start ... end)."""
-    xs, ys = [], []
-    for ids in seqs:
-        for s in range(0, len(ids) - 1, seq_len):
-            xs.append(ids[s:s + seq_len])
-            ys.append(ids[s + 1:s + seq_len + 1])
-    x = np.zeros((len(xs), seq_len), np.int32)
-    y = np.zeros((len(xs), seq_len), np.int32)
-    for i, (a, b) in enumerate(zip(xs, ys, strict=True)):
-        x[i, :len(a)] = a
-        y[i, :len(b)] = b
-    return x, y, (y != 0).astype(np.float32)
 
 
 def padded_tunes(tunes: list, vocab: Vocabulary) -> list[np.ndarray]:

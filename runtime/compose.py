@@ -14,7 +14,7 @@ from .events import BAR, GRID, METERS, Music, Note, bar_ticks, decode, encode, r
 from .generate import MAX_ATTEMPTS, Options
 from .model import StepModel
 from .sampler import choose, distribution
-from .stepping import StepRequest, run_batch, run_one
+from .stepping import StepRequest, draw, finish, run_one
 
 # used where a manifest names no default; `bars` is the length limit when none is asked for
 MIDI_SAMPLING = {"temperature": 1.0, "top_k": 0, "top_p": 0.95, "max_length": 8000, "bars": 24,
@@ -142,12 +142,7 @@ def primer_tokens(path: str | Path, bars: int = PRIMER_BARS) -> list[str]:
 def sample_piece(model: StepModel, opts: Options, rng: np.random.Generator, primer: list[str],
                  bpm: float) -> tuple[list[str], Music, int, float, str]:
     """Sample one piece: (tokens, music, sampled steps, mean log-prob per sampled token, ending)."""
-    steps = piece_steps(model, opts, rng, primer, bpm)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return done.value
+    return finish(piece_steps(model, opts, rng, primer, bpm))
 
 
 def piece_steps(model: StepModel, opts: Options, rng: np.random.Generator, primer: list[str],
@@ -241,12 +236,8 @@ def compose(model: StepModel, opts: Options, bpm: float, progress=None, candidat
     pieces = []
     for index in range(opts.count):
         for attempt in range(MAX_ATTEMPTS):
-            if candidates == 1:
-                rng = np.random.default_rng([opts.seed, index, attempt])
-                drawn = [sample_piece(model, opts, rng, primer, bpm)]
-            else:
-                rngs = [np.random.default_rng([opts.seed, index, attempt, k]) for k in range(candidates)]
-                drawn = run_batch(model, [piece_sampler(model, opts, r, primer, bpm) for r in rngs])
+            drawn = draw(model, lambda rng: piece_sampler(model, opts, rng, primer, bpm),
+                         [opts.seed, index, attempt], candidates)
             usable = [d for d in drawn if len(d[1].notes) >= MIN_NOTES]
             if usable:
                 toks, music, n, lp, ending = max(usable, key=lambda d: d[3])

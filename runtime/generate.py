@@ -13,7 +13,7 @@ from .abc import HEADER_FIELDS, BarGuide
 from .errors import PrimerError, TunegenError
 from .model import StepModel
 from .sampler import choose, distribution
-from .stepping import StepRequest, run_batch, run_one
+from .stepping import StepRequest, draw, finish, run_one
 
 MAX_ATTEMPTS = 20
 # used where a manifest names no default
@@ -107,12 +107,7 @@ def parse_primer(primer: str, vocab) -> tuple[dict[str, str], str]:
 def sample_tune(model: StepModel, opts: Options, rng: np.random.Generator,
                 fixed: dict[str, str], body: str) -> tuple[str, int, float, bool]:
     """Sample one tune's text; returns (text, tokens, mean log-prob per sampled token, ended)."""
-    steps = sample_steps(model, opts, rng, fixed, body)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return done.value
+    return finish(sample_steps(model, opts, rng, fixed, body))
 
 
 def sample_steps(model: StepModel, opts: Options, rng: np.random.Generator, fixed: dict[str, str],
@@ -191,12 +186,8 @@ def generate(model: StepModel, opts: Options, validate=None, progress=None, cand
     tunes = []
     for index in range(opts.count):
         for attempt in range(MAX_ATTEMPTS):
-            if candidates == 1:
-                rng = np.random.default_rng([opts.seed, index, attempt])
-                drawn = [sample_tune(model, opts, rng, fixed, body)]
-            else:
-                rngs = [np.random.default_rng([opts.seed, index, attempt, k]) for k in range(candidates)]
-                drawn = run_batch(model, [tune_sampler(model, opts, r, fixed, body) for r in rngs])
+            drawn = draw(model, lambda rng: tune_sampler(model, opts, rng, fixed, body),
+                         [opts.seed, index, attempt], candidates)
             best = None
             for text, n, lp, ended in drawn:
                 tune = Tune(text.strip(), opts.seed, index, model.manifest.name, attempt, n, lp, ended,

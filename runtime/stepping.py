@@ -69,3 +69,20 @@ def run_batch(model: StepModel, samplers: list[Generator]) -> list[Any]:
         for row, i in enumerate(order):
             advance(i, (logits[row:row + 1], [s[row:row + 1] for s in new]))
     return results
+
+
+def finish(steps: Generator) -> Any:
+    """Run a generator to its end and return what it returns (what it yields is dropped)."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+def draw(model: StepModel, make_sampler, seed: list[int], candidates: int = 1) -> list[Any]:
+    """What `make_sampler(rng)` returns: one draw seeded with `seed`, or `candidates` draws (seeded
+    `seed + [k]`) stepped together in one batch."""
+    if candidates == 1:
+        return [finish(run_one(model, make_sampler(np.random.default_rng(seed))))]
+    return run_batch(model, [make_sampler(np.random.default_rng([*seed, k])) for k in range(candidates)])

@@ -119,7 +119,9 @@ class TokenCache:
                 f"{self.meta['files']} files; {sum(skipped.values())} skipped" + (f" ({reasons})" if reasons else ""))
 
 
-def _pool(workers: int):
+def process_pool(workers: int):
+    """Worker processes for ingestion: forked while that is safe, spawned once TensorFlow or JAX
+    threads exist in this process."""
     method = "spawn" if "tensorflow" in sys.modules or "jax" in sys.modules else "fork"
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
 
@@ -141,7 +143,7 @@ def build_cache(spec: str, kind: str, valid_percent: int = 10, max_chars: int = 
     workers = workers or min(len(files), os.cpu_count() or 1)
     key = hashlib.sha256(json.dumps([CACHE_FORMAT, kind, tokenizer_version(kind), valid_percent,
                                      max_chars if kind == "abc" else None]).encode())
-    with (_pool(workers) if workers > 1 and len(files) > 64 else _Serial()) as pool:
+    with (process_pool(workers) if workers > 1 and len(files) > 64 else _Serial()) as pool:
         for digest in pool.map(_digest, files, chunksize=64):
             key.update(digest.encode())
     path = cache_root() / key.hexdigest()[:24]
@@ -160,7 +162,7 @@ def build_cache(spec: str, kind: str, valid_percent: int = 10, max_chars: int = 
     skipped: Counter = Counter()
     try:
         with open(tmp / "symbols.u16", "wb") as out, \
-                (_pool(workers) if workers > 1 else _Serial()) as pool:
+                (process_pool(workers) if workers > 1 else _Serial()) as pool:
             for results in pool.map(worker, files, chunksize=4):
                 if advance:
                     advance()

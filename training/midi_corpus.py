@@ -7,17 +7,15 @@ fails to parse, is empty or has no notes is skipped and counted with its reason.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import sys
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from tunegen.runtime.errors import CorpusError
 from tunegen.runtime.events import encode
 from tunegen.runtime.score import NotMusic, read_music
 
+from .cache import process_pool
 from .corpus import Corpus, is_valid_split
 
 MIDI_SUFFIXES = (".mid", ".midi")
@@ -68,12 +66,6 @@ def tokenize_file(path: Path) -> tuple[list[str] | None, str]:
     return encode(music), ""
 
 
-def _pool(workers: int):
-    # fork is fast, but not once TensorFlow's threads exist in this process
-    method = "spawn" if "tensorflow" in sys.modules else "fork"
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
-
-
 def load_midi_corpus(spec: str, valid_percent: int = 10, workers: int | None = None,
                      progress: Callable[[int], None] | None = None) -> Corpus:
     """Tokenize, de-duplicate and split a corpus of MIDI/score files; raise CorpusError if nothing is
@@ -86,7 +78,7 @@ def load_midi_corpus(spec: str, valid_percent: int = 10, workers: int | None = N
     advance = progress(len(files)) if progress else None
     workers = workers or min(len(files), os.cpu_count() or 1)
     if workers > 1:
-        with _pool(workers) as pool:
+        with process_pool(workers) as pool:
             results = list(_tracked(pool.map(tokenize_file, files, chunksize=4), advance))
     else:
         results = list(_tracked(map(tokenize_file, files), advance))

@@ -1,22 +1,44 @@
-"""Batched stepping: tokens per second of the shipped folk model's step graph at batch 1, 4, 8, 16.
+"""Batched stepping: tokens per second of a model's step graph at batch 1, 4, 8, 16.
 
-A batch-1 LSTM step is memory-bound (every token reads all the weights); stepping B sequences at
-once reads them once for all B. Invoke only, random tokens, one thread; medians of 5 runs.
-Run: .venv/bin/python bench/batch.py [--model folk]
+Stepping B sequences at once reads the weights once for all B, which pays off when a batch-1 step
+waits on memory. Per batch it prints the invoke time, tokens/s through `StepModel.step` (invoke plus
+feeding tokens and state in and out), their ratio to batch 1, and the multiply-adds per second of
+the graph's matrices: if that rate stays flat as the batch grows, the step is bound by arithmetic,
+not by reading weights, and batching only shares the per-step overhead. Random tokens, one thread,
+medians of 5 runs.
+
+With --reference it does the same for a 2 x LSTM 1024 float32 graph with random weights (55 MB,
+more than this machine's caches), whose batch-1 step streams its weights from memory (needs the
+train extra). The last line is `batch8_speedup:` for --model.
+Run: .venv/bin/python bench/batch.py [--model folk] [--reference]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
-from tunegen.runtime.model import load_model
+from tunegen.runtime.model import StepModel, load_model
+
+BATCHES = (1, 4, 8, 16)
 
 
-def tokens_per_second(model, batch: int, steps: int = 400) -> float:
+def macs_per_token(model: StepModel) -> int:
+    """Multiply-adds of one step for one sequence: every layer's gates, then the output layer."""
+    total, width = 0, model.manifest.embedding
+    for units in model.manifest.layers:
+        total += 4 * units * (width + units)
+        width = units
+    return total + width * len(model.manifest.vocabulary)
+
+
+def tokens_per_second(model: StepModel, batch: int, steps: int) -> float:
     rng = np.random.default_rng(0)
     tokens = rng.integers(3, len(model.manifest.vocabulary), (steps, batch))
     state = model.zero_state(batch)
@@ -27,18 +49,67 @@ def tokens_per_second(model, batch: int, steps: int = 400) -> float:
     return steps * batch / (time.perf_counter() - t)
 
 
+def invoke_seconds(model: StepModel, batch: int, steps: int) -> float:
+    model.step(np.full(batch, 3), model.zero_state(batch))
+    t = time.perf_counter()
+    for _ in range(steps):
+        model.interpreter.invoke()
+    return (time.perf_counter() - t) / steps
+
+
+def report(name: str, model: StepModel, steps: int) -> float:
+    """Print the table for one model; returns tokens/s at batch 8 over batch 1."""
+    rates = {b: statistics.median(tokens_per_second(model, b, steps) for _ in range(5)) for b in BATCHES}
+    invokes = {b: statistics.median(invoke_seconds(model, b, steps) for _ in range(5)) for b in BATCHES}
+    macs = macs_per_token(model)
+    size = model.path.stat().st_size / 1e6
+    print(f"model {name}: {model.manifest.quantization}, {len(model.manifest.layers)} x LSTM "
+          f"{model.manifest.layers[0]}, {size:.1f} MB, {macs / 1e6:.2f} M multiply-adds per token")
+    print(f"{'batch':>5s} {'invoke µs':>10s} {'tokens/s':>10s} {'x batch 1':>10s} {'GMAC/s':>8s}")
+    for b in BATCHES:
+        print(f"{b:5d} {invokes[b] * 1e6:10.1f} {rates[b]:10.0f} {rates[b] / rates[1]:10.2f} "
+              f"{b * macs / invokes[b] / 1e9:8.1f}")
+    return rates[8] / rates[1]
+
+
+def reference_model(folder: Path) -> StepModel:
+    """A float32 2 x LSTM 1024 step graph with random weights, exported as `tunegen export` does."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    from tunegen.export.convert import convert
+    from tunegen.export.step import build_step_model, state_names
+    from tunegen.runtime.manifest import Manifest, sha256_file
+    from tunegen.training.model import ModelConfig, build_model
+
+    vocab, emb, layers, units = 83, 256, 2, 1024
+    keras.utils.set_random_seed(0)
+    step = build_step_model(build_model(ModelConfig(vocab, emb, units, layers, 0.0)), layers, units)
+    path = folder / "reference.tflite"
+    path.write_bytes(convert(step, "float32"))
+    inputs, outputs = {"token": "token"}, {"logits": "logits"}
+    for h, c in state_names(layers):
+        inputs[h], inputs[c] = h, c
+        outputs[h], outputs[c] = f"{h}_out", f"{c}_out"
+    manifest = Manifest(kind="abc-char", tflite=path.name, sha256=sha256_file(path),
+                        vocabulary=["<pad>", "<start>", "<end>"] + [f"t{i}" for i in range(vocab - 3)],
+                        embedding=emb, layers=[units] * layers, quantization="float32",
+                        inputs=inputs, outputs=outputs, state=[])
+    return StepModel(manifest, path, num_threads=1)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="folk")
+    ap.add_argument("--reference", action="store_true",
+                    help="also measure a 55 MB float32 graph whose batch-1 step is memory-bound")
     args = ap.parse_args()
-    model = load_model(args.model, num_threads=1)
-    rates = {b: statistics.median(tokens_per_second(model, b) for _ in range(5)) for b in (1, 4, 8, 16)}
-    print(f"model {args.model}: {model.manifest.quantization}, {len(model.manifest.layers)} x LSTM "
-          f"{model.manifest.layers[0]}")
-    print(f"{'batch':>5s} {'tokens/s':>10s} {'x batch 1':>10s}")
-    for b, r in rates.items():
-        print(f"{b:5d} {r:10.0f} {r / rates[1]:10.2f}")
-    print(f"batch8_speedup: {rates[8] / rates[1]:.2f}")
+    if args.reference:
+        with tempfile.TemporaryDirectory() as d:
+            report("reference (random weights)", reference_model(Path(d)), steps=40)
+        print()
+    speedup = report(args.model, load_model(args.model, num_threads=1), steps=400)
+    print(f"batch8_speedup: {speedup:.2f}")
 
 
 if __name__ == "__main__":

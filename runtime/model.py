@@ -97,6 +97,9 @@ class StepModel:
         except KeyError as e:
             raise ModelError(f"{path}: the graph has no tensor {e} named in its manifest") from None
         self.layers = len(manifest.layers)
+        # tensor indices in state order (h0, c0, h1, c1, ...), looked up once: a step is tens of µs
+        self._state_in = [self._in[f"{k}{i}"] for i in range(self.layers) for k in "hc"]
+        self._state_out = [self._out[f"{k}{i}"] for i in range(self.layers) for k in "hc"]
         self.batch = 0
         self.resize(1)
 
@@ -120,17 +123,13 @@ class StepModel:
         """Feed one token per sequence; returns logits [batch, vocab] and the new state."""
         it = self.interpreter
         tokens = np.asarray(tokens, np.int32).reshape(-1)
-        self.resize(len(tokens))
+        if len(tokens) != self.batch:
+            self.resize(len(tokens))
         it.set_tensor(self._in["token"], tokens)
-        for i in range(self.layers):
-            it.set_tensor(self._in[f"h{i}"], state[2 * i])
-            it.set_tensor(self._in[f"c{i}"], state[2 * i + 1])
+        for index, value in zip(self._state_in, state, strict=True):
+            it.set_tensor(index, value)
         it.invoke()
-        new = []
-        for i in range(self.layers):
-            new.append(it.get_tensor(self._out[f"h{i}"]))
-            new.append(it.get_tensor(self._out[f"c{i}"]))
-        return it.get_tensor(self._out["logits"]), new
+        return it.get_tensor(self._out["logits"]), [it.get_tensor(index) for index in self._state_out]
 
 
 def load_model(model: str | Path = DEFAULT_MODEL, num_threads: int | None = None,

@@ -123,8 +123,7 @@ class StepModel:
         """Feed one token per sequence; returns logits [batch, vocab] and the new state."""
         it = self.interpreter
         tokens = np.asarray(tokens, np.int32).reshape(-1)
-        if len(tokens) != self.batch:
-            self.resize(len(tokens))
+        self.resize(len(tokens))
         it.set_tensor(self._in["token"], tokens)
         for index, value in zip(self._state_in, state, strict=True):
             it.set_tensor(index, value)

@@ -75,27 +75,10 @@ def report(name: str, model: StepModel, steps: int) -> float:
 def reference_model(folder: Path) -> StepModel:
     """A float32 2 x LSTM 1024 step graph with random weights, exported as `tunegen export` does."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
+    from latency import random_step_models  # bench/, beside this script
 
-    from tunegen.export.convert import convert
-    from tunegen.export.step import build_step_model, state_names
-    from tunegen.runtime.manifest import Manifest, sha256_file
-    from tunegen.training.model import ModelConfig, build_model
-
-    vocab, emb, layers, units = 83, 256, 2, 1024
-    keras.utils.set_random_seed(0)
-    step = build_step_model(build_model(ModelConfig(vocab, emb, units, layers, 0.0)), layers, units)
-    path = folder / "reference.tflite"
-    path.write_bytes(convert(step, "float32"))
-    inputs, outputs = {"token": "token"}, {"logits": "logits"}
-    for h, c in state_names(layers):
-        inputs[h], inputs[c] = h, c
-        outputs[h], outputs[c] = f"{h}_out", f"{c}_out"
-    manifest = Manifest(kind="abc-char", tflite=path.name, sha256=sha256_file(path),
-                        vocabulary=["<pad>", "<start>", "<end>"] + [f"t{i}" for i in range(vocab - 3)],
-                        embedding=emb, layers=[units] * layers, quantization="float32",
-                        inputs=inputs, outputs=outputs, state=[])
-    return StepModel(manifest, path, num_threads=1)
+    [(_, model, _)] = random_step_models(folder, 83, 256, 2, 1024, variants=("float32",), tag="reference")
+    return model
 
 
 def main() -> None:
@@ -106,7 +89,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.reference:
         with tempfile.TemporaryDirectory() as d:
-            report("reference (random weights)", reference_model(Path(d)), steps=40)
+            report("reference (random weights)", reference_model(Path(d)), steps=100)
         print()
     speedup = report(args.model, load_model(args.model, num_threads=1), steps=400)
     print(f"batch8_speedup: {speedup:.2f}")

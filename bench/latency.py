@@ -69,7 +69,10 @@ def step_ms(model, n: int = 400) -> float:
     return (time.perf_counter() - t) / n * 1e3
 
 
-def main() -> None:
+def random_step_models(folder: Path, vocab: int, emb: int, layers: int, units: int,
+                       variants=VARIANTS, tag: str = "model"):
+    """Yield (variant, StepModel, bytes) for a random-weight model of this shape, exported the way
+    `tunegen export` does it (int8 calibrated on `random_walk`), each with its manifest."""
     import keras
 
     from tunegen.export.convert import convert
@@ -78,29 +81,31 @@ def main() -> None:
     from tunegen.runtime.model import StepModel
     from tunegen.training.model import ModelConfig, build_model
 
+    keras.utils.set_random_seed(0)
+    step = build_step_model(build_model(ModelConfig(vocab, emb, units, layers, 0.0)), layers, units)
+    representative = random_walk(step, vocab, layers, units)
+    inputs, outputs = {"token": "token"}, {"logits": "logits"}
+    for h, c in state_names(layers):
+        inputs[h], inputs[c] = h, c
+        outputs[h], outputs[c] = f"{h}_out", f"{c}_out"
+    for variant in variants:
+        data = convert(step, variant, representative)
+        path = folder / f"{tag}-{variant}.tflite"
+        path.write_bytes(data)
+        manifest = Manifest(kind="abc-char", tflite=path.name, sha256=sha256_file(path),
+                            vocabulary=["<pad>", "<start>", "<end>"] + [f"t{i}" for i in range(vocab - 3)],
+                            embedding=emb, layers=[units] * layers, quantization=variant,
+                            inputs=inputs, outputs=outputs, state=[])
+        yield variant, StepModel(manifest, path, num_threads=1), len(data)
+
+
+def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as d:
         for name, (vocab, emb, layers, units) in architectures().items():
-            keras.utils.set_random_seed(0)
-            trained = build_model(ModelConfig(vocab, emb, units, layers, 0.0))
-            step = build_step_model(trained, layers, units)
-            representative = random_walk(step, vocab, layers, units)
-            inputs = {"token": "token"}
-            outputs = {"logits": "logits"}
-            for h, c in state_names(layers):
-                inputs[h], inputs[c] = h, c
-                outputs[h], outputs[c] = f"{h}_out", f"{c}_out"
             times = {}
-            for variant in VARIANTS:
-                data = convert(step, variant, representative)
-                path = Path(d) / f"{len(rows)}-{variant}.tflite"
-                path.write_bytes(data)
-                manifest = Manifest(kind="abc-char", tflite=path.name, sha256=sha256_file(path),
-                                    vocabulary=["<pad>", "<start>", "<end>"] + [f"t{i}" for i in range(vocab - 3)],
-                                    embedding=emb, layers=[units] * layers, quantization=variant,
-                                    inputs=inputs, outputs=outputs, state=[])
-                model = StepModel(manifest, path, num_threads=1)
-                times[variant] = (statistics.median(step_ms(model) for _ in range(5)), len(data))
+            for variant, model, size in random_step_models(Path(d), vocab, emb, layers, units, tag=str(len(rows))):
+                times[variant] = (statistics.median(step_ms(model) for _ in range(5)), size)
             rows.append((name, f"{layers} x LSTM {units}, vocab {vocab}", times))
     print(f"{'model':18s} {'shape':26s}" + "".join(f"{v:>22s}" for v in VARIANTS))
     for name, shape, times in rows:

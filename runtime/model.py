@@ -70,11 +70,22 @@ def _native_stderr_filtered(drop: str = "INFO: Created TensorFlow Lite XNNPACK d
                     sys.stderr.write(line)
 
 
+def default_threads() -> int:
+    """Threads for the interpreter when none are asked for: the cores this process may use, at most
+    4. (The interpreters default to one; a second core makes a batch-1 step 1.3-1.6x faster.)"""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 4))
+
+
 class StepModel:
     """A loaded step graph: call `step(tokens, state)` to get logits and the next state."""
 
     def __init__(self, manifest: Manifest, path: Path, num_threads: int | None = None) -> None:
         self.manifest, self.path = manifest, path
+        num_threads = num_threads or default_threads()
         cls, self.package = interpreter_class()
         try:
             with _native_stderr_filtered():
@@ -133,7 +144,8 @@ class StepModel:
 
 def load_model(model: str | Path = DEFAULT_MODEL, num_threads: int | None = None,
                verify: bool = True) -> StepModel:
-    """Load a model by shipped name or path, verifying the `.tflite` against its manifest's sha256."""
+    """Load a model by shipped name or path, verifying the `.tflite` against its manifest's sha256.
+    `num_threads` None uses `default_threads()`."""
     manifest_path = resolve(model)
     manifest = Manifest.load(manifest_path)
     tflite = manifest_path.parent / manifest.tflite

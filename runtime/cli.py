@@ -1,8 +1,9 @@
-"""The `tunegen` command line: play, generate, models, train, export."""
+"""The `tunegen` command line. The runtime's commands (play, generate, radio, models, info) live
+here; other layers add theirs (train, eval, export) through the `tunegen.commands` entry points, so
+nothing here names them."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -18,9 +19,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-train_app = typer.Typer(help="Train a model on a corpus (needs the `train` extra).",
-                        no_args_is_help=True)
-app.add_typer(train_app, name="train")
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Shipped model name or path to a .tflite/.json.")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", "-s", help="Same seed and settings, same tune. Random if not given.")]
@@ -38,7 +36,8 @@ BpmOpt = Annotated[float | None, typer.Option("--bpm", help="Tempo in quarter no
 ProgramOpt = Annotated[int | None, typer.Option("--program", help="General MIDI program 0-127 (model default if not given).")]
 
 
-def _fail(message: str, code: int = 1):
+def fail(message: str, code: int = 1):
+    """End a command with one `error:` line."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
@@ -64,9 +63,9 @@ def _check_outputs(outs: list[Path], kind: str = "") -> None:
     for out in outs:
         if out.suffix.lower() not in allowed:
             why = " (a MIDI event model makes no ABC)" if kind == MIDI_KIND and out.suffix.lower() == ".abc" else ""
-            _fail(f"cannot write {out}: the suffix picks the format, one of {', '.join(allowed)}{why}")
+            fail(f"cannot write {out}: the suffix picks the format, one of {', '.join(allowed)}{why}")
         if not out.parent.exists():
-            _fail(f"cannot write {out}: folder {out.parent} does not exist")
+            fail(f"cannot write {out}: folder {out.parent} does not exist")
 
 
 def _numbered(path: Path, index: int, count: int) -> Path:
@@ -169,10 +168,10 @@ def radio(
     from .radio import Station, run
 
     if pause < 0 or (max_pieces is not None and max_pieces < 1):
-        _fail("--pause must be 0 or more and --max-pieces at least 1")
+        fail("--pause must be 0 or more and --max-pieces at least 1")
     for t in temperature or ():
         if not t > 0:
-            _fail(f"temperature must be above 0 (got {t})")
+            fail(f"temperature must be above 0 (got {t})")
     models = [load(m, soundfont=soundfont) for m in (model or ["folk"])]
     models[0].soundfont()  # a missing SoundFont stops us before anything plays
 
@@ -254,181 +253,30 @@ def info(model: Annotated[str, typer.Argument(help="Shipped model name or path t
         raise typer.Exit(1)
 
 
-def _train_import():
-    import importlib.util
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if importlib.util.find_spec("tensorflow") is None:
-        _fail("training and export need TensorFlow: pip install 'tunegen[train]'")
+RUNTIME_COMMANDS = ("play", "generate", "radio", "models", "info")
+_registered = False
 
 
-LayersOpt = Annotated[int, typer.Option(help="Stacked LSTM layers.")]
-UnitsOpt = Annotated[int, typer.Option(help="Units per LSTM layer.")]
-EmbeddingOpt = Annotated[int, typer.Option(help="Embedding size.")]
-DropoutOpt = Annotated[float, typer.Option(help="Dropout after each LSTM layer.")]
-EpochsOpt = Annotated[int, typer.Option(help="Most passes over the training data.")]
-MaxStepsOpt = Annotated[int | None, typer.Option(help="Stop after this many batches in all.")]
-BatchOpt = Annotated[int, typer.Option(help="Windows per batch.")]
-LrOpt = Annotated[float, typer.Option(help="Adam learning rate.")]
-PatienceOpt = Annotated[int, typer.Option(help="Stop after this many epochs without validation gain.")]
-TrainSeedOpt = Annotated[int, typer.Option(help="Random seed for weights and shuffling.")]
-StrategyOpt = Annotated[str, typer.Option(help="auto, one, mirrored (local GPUs) or multiworker (TF_CONFIG).")]
-PrecisionOpt = Annotated[str, typer.Option(help="float32, or mixed (float16 compute on a GPU; float32 elsewhere).")]
-RunOutOpt = Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkpoints, vocabulary, config, model.")]
+def main_app(argv: list[str] | None = None) -> typer.Typer:
+    """The whole command line: the runtime's commands, and those the installed layers register
+    (entry points in the group `tunegen.commands`, each a function taking the Typer app). With
+    `argv` naming a runtime command, the others are not loaded: `play` starts no sooner for them."""
+    global _registered
+    if argv and argv[0] in RUNTIME_COMMANDS:
+        return app
+    if not _registered:
+        from importlib.metadata import entry_points
 
-
-def _train(out: Path, **options) -> None:
-    _train_import()
-    from tunegen.training.train import TrainConfig, train
-
-    cfg = TrainConfig(**options)
-    from tunegen.training.devices import PRECISIONS, STRATEGIES
-
-    if cfg.strategy not in STRATEGIES:
-        _fail(f"unknown strategy {cfg.strategy!r}; use one of {', '.join(STRATEGIES)}")
-    if cfg.precision not in PRECISIONS:
-        _fail(f"unknown precision {cfg.precision!r}; use one of {', '.join(PRECISIONS)}")
-    if min(cfg.layers, cfg.units, cfg.embedding, cfg.epochs, cfg.batch_size, cfg.seq_len) < 1 \
-            or not 0 <= cfg.dropout < 1 or cfg.lr <= 0 or not 0 <= cfg.transpose <= 12:
-        _fail("sizes, epochs, batch size and sequence length must be positive, dropout in [0, 1), "
-              "lr > 0, transpose 0-12")
-    from tunegen.training.train import CheckpointError
-
-    try:
-        train(cfg, out)
-    except CheckpointError as e:
-        _fail(str(e))
-
-    except KeyboardInterrupt:
-        typer.echo(f"\ninterrupted: finished epochs are saved in {out}; run the same command to resume",
-                   err=True)
-        raise typer.Exit(130) from None
-    except ValueError as e:
-        _fail(str(e))
-
-
-@train_app.command("abc")
-def train_abc(
-    corpus: Annotated[str, typer.Argument(help="ABC file, folder, or music21 collections (comma-separated), e.g. oneills1850,ryansMammoth,airdsAirs.")],
-    out: RunOutOpt,
-    layers: LayersOpt = 2, units: UnitsOpt = 384, embedding: EmbeddingOpt = 64, dropout: DropoutOpt = 0.15,
-    epochs: EpochsOpt = 40, max_steps: MaxStepsOpt = None, batch_size: BatchOpt = 64,
-    seq_len: Annotated[int, typer.Option(help="Characters per training window.")] = 128,
-    lr: LrOpt = 2e-3, patience: PatienceOpt = 3, seed: TrainSeedOpt = 0,
-    strategy: StrategyOpt = "auto", precision: PrecisionOpt = "float32",
-):
-    """Train the char-level LSTM on ABC tunes; run again with the same options to resume."""
-    _train(out, corpus=corpus, kind="abc", embedding=embedding, units=units, layers=layers,
-           dropout=dropout, epochs=epochs, max_steps=max_steps, batch_size=batch_size, seq_len=seq_len,
-           lr=lr, patience=patience, seed=seed, strategy=strategy, precision=precision)
-
-
-@train_app.command("midi")
-def train_midi(
-    corpus: Annotated[str, typer.Argument(help="MIDI file, folder of MIDI/MusicXML/kern files, or music21 collections (comma-separated), e.g. bach.")],
-    out: RunOutOpt,
-    transpose: Annotated[int, typer.Option(help="Key augmentation: each epoch shifts every piece by a random -N..N semitones.")] = 0,
-    layers: LayersOpt = 2, units: UnitsOpt = 384, embedding: EmbeddingOpt = 64, dropout: DropoutOpt = 0.2,
-    epochs: EpochsOpt = 40, max_steps: MaxStepsOpt = None, batch_size: BatchOpt = 64,
-    seq_len: Annotated[int, typer.Option(help="Event tokens per training window.")] = 256,
-    lr: LrOpt = 2e-3, patience: PatienceOpt = 3, seed: TrainSeedOpt = 0,
-    strategy: StrategyOpt = "auto", precision: PrecisionOpt = "float32",
-):
-    """Train the note-event LSTM on MIDI or scores (all parts but drums merged into one keyboard
-    stream); run again with the same options to resume."""
-    _train(out, corpus=corpus, kind="midi", transpose=transpose, embedding=embedding, units=units,
-           layers=layers, dropout=dropout, epochs=epochs, max_steps=max_steps, batch_size=batch_size,
-           seq_len=seq_len, lr=lr, patience=patience, seed=seed, strategy=strategy, precision=precision)
-
-
-@app.command("eval")
-def eval_cmd(
-    model: Annotated[str, typer.Argument(help="A run folder, or a shipped name or path to a .tflite/.json.")],
-    corpus: Annotated[str, typer.Argument(help="Corpus to score: a file, folder or music21 collections, as for train.")],
-):
-    """Score a model on a corpus: bits/char (ABC) or nats/token (MIDI), each piece read whole."""
-    import math
-
-    from .errors import ModelError
-
-    run = Path(model)
-    if run.is_dir() and (run / "config.json").exists():
-        _train_import()
-        from tunegen.training.train import run_scorer
-
-        kind, vocab, score = run_scorer(run)
-    else:
-        from tunegen.export.parity import step_bits
-
-        from .model import load_model
-
-        step = load_model(model)
-        kind = "midi" if step.manifest.kind == "midi-event" else "abc"
-        vocab = step.manifest.vocab
-
-        def score(pieces):
-            return step_bits(step, pieces, vocab)
-    if kind == "midi":
-        from tunegen.training.midi_corpus import load_midi_corpus
-
-        found = load_midi_corpus(corpus, valid_percent=0)
-        pieces = found.train + [p for p in found.valid if p not in found.train]
-    else:
-        from tunegen.training.corpus import load_corpus
-
-        found = load_corpus(corpus, valid_percent=0, max_chars=10**9)
-        pieces = found.train + [p for p in found.valid if p not in found.train]
-        unknown = sorted({c for p in pieces for c in p if c not in vocab.tokens})
-        if unknown:
-            raise ModelError(f"the corpus has characters the model never saw: {' '.join(map(repr, unknown[:10]))}")
-    reasons = ", ".join(f"{n} {r}" for r, n in found.skipped.most_common())
-    typer.echo(f"corpus: {len(pieces)} {found.noun} from {found.files} files"
-               + (f"; skipped {reasons}" if reasons else ""), err=True)
-    bits = score(pieces)
-    if kind == "midi":
-        typer.echo(f"{bits * math.log(2):.3f} nats/token over {len(pieces)} pieces")
-    else:
-        typer.echo(f"{bits:.3f} bits/char over {len(pieces)} tunes")
-
-
-@app.command("export")
-def export_cmd(
-    run: Annotated[Path, typer.Argument(help="A training run folder.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Model path without suffix, e.g. models/folk.")],
-    quantize: Annotated[list[str] | None, typer.Option(
-        "--quantize", "-q", help="float32, float16, dynamic-int8 or int8 (repeatable; the first is "
-        "written as OUT, the others as OUT-VARIANT). Default: dynamic-int8 and float32.")] = None,
-    target: Annotated[list[str] | None, typer.Option(
-        "--target", help="Refuse a variant this interpreter cannot load: tflite-runtime-2.14 or "
-        "litert (repeatable).")] = None,
-):
-    """Export a trained run as single-step TFLite models with manifests, each checked against the
-    Keras model's validation loss."""
-    from .errors import ModelError
-
-    variants = tuple(quantize or ("dynamic-int8", "float32"))
-    known_q = ("float32", "float16", "dynamic-int8", "int8")
-    known_t = ("tflite-runtime-2.14", "litert")
-    bad = [q for q in variants if q not in known_q] + [t for t in target or () if t not in known_t]
-    if bad:
-        _fail(f"unknown --quantize/--target value {', '.join(bad)}; --quantize takes "
-              f"{', '.join(known_q)}; --target takes {', '.join(known_t)}")
-    if len(set(variants)) != len(variants):
-        _fail("each --quantize variant may be given once")
-    _train_import()
-    from tunegen.export.export import export_run
-
-    try:
-        export_run(run, out.with_suffix("") if out.suffix in (".tflite", ".json") else out, variants,
-                   targets=tuple(target or ()))
-    except ModelError as e:
-        _fail(str(e))
+        for ep in sorted(entry_points(group="tunegen.commands"), key=lambda e: e.name):
+            ep.load()(app)
+        _registered = True
+    return app
 
 
 def main() -> None:
     """Entry point: user mistakes become one line and exit code 1, never a traceback."""
     try:
-        app()
+        main_app(sys.argv[1:])()
     except TunegenError as e:
         typer.echo(f"error: {e}", err=True)
         sys.exit(1)

@@ -6,7 +6,9 @@ import music21
 import pytest
 from typer.testing import CliRunner
 
-from tunegen.runtime.cli import app
+from tunegen.runtime.cli import main_app
+
+app = main_app()
 
 runner = CliRunner()
 

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tunegen.runtime.cli import app
+from tunegen.runtime.cli import main_app
 from tunegen.runtime.manifest import Manifest
+
+app = main_app()
 
 pytest.importorskip("tensorflow")
 

@@ -30,12 +30,12 @@ def test_golden_eval(model):
     import music21.corpus
     from typer.testing import CliRunner
 
-    from tunegen.runtime.cli import app
+    from tunegen.runtime.cli import main_app
 
     _same_kernels(model)
     files, line = json.loads((GOLDEN / "eval.json").read_text())[model]
     root = Path(music21.corpus.__file__).parent
     corpus = ",".join(str(root / f) for f in files.split(","))
-    r = CliRunner().invoke(app, ["eval", model, corpus])
+    r = CliRunner().invoke(main_app(), ["eval", model, corpus])
     assert r.exit_code == 0, r.output
     assert line in r.output

@@ -7,8 +7,10 @@ from conftest import read_midi_notes
 from typer.testing import CliRunner
 
 import tunegen
-from tunegen.runtime.cli import app
+from tunegen.runtime.cli import main_app
 from tunegen.runtime.events import GRID, bar_ticks, decode, event_vocabulary
+
+app = main_app()
 
 
 def run_cli(*args):

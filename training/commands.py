@@ -1,0 +1,157 @@
+"""The training commands, `tunegen train abc|midi` and `tunegen eval`, registered into the
+runtime's command line through the `tunegen.commands` entry point. TensorFlow is imported only
+when a command runs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tunegen.runtime.cli import fail
+
+train_app = typer.Typer(help="Train a model on a corpus (needs the `train` extra).",
+                        no_args_is_help=True)
+
+
+def _train_import():
+    import importlib.util
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if importlib.util.find_spec("tensorflow") is None:
+        fail("training and export need TensorFlow: pip install 'tunegen[train]'")
+
+
+LayersOpt = Annotated[int, typer.Option(help="Stacked LSTM layers.")]
+UnitsOpt = Annotated[int, typer.Option(help="Units per LSTM layer.")]
+EmbeddingOpt = Annotated[int, typer.Option(help="Embedding size.")]
+DropoutOpt = Annotated[float, typer.Option(help="Dropout after each LSTM layer.")]
+EpochsOpt = Annotated[int, typer.Option(help="Most passes over the training data.")]
+MaxStepsOpt = Annotated[int | None, typer.Option(help="Stop after this many batches in all.")]
+BatchOpt = Annotated[int, typer.Option(help="Windows per batch.")]
+LrOpt = Annotated[float, typer.Option(help="Adam learning rate.")]
+PatienceOpt = Annotated[int, typer.Option(help="Stop after this many epochs without validation gain.")]
+TrainSeedOpt = Annotated[int, typer.Option(help="Random seed for weights and shuffling.")]
+StrategyOpt = Annotated[str, typer.Option(help="auto, one, mirrored (local GPUs) or multiworker (TF_CONFIG).")]
+PrecisionOpt = Annotated[str, typer.Option(help="float32, or mixed (float16 compute on a GPU; float32 elsewhere).")]
+RunOutOpt = Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkpoints, vocabulary, config, model.")]
+
+
+def _train(out: Path, **options) -> None:
+    _train_import()
+    from tunegen.training.train import TrainConfig, train
+
+    cfg = TrainConfig(**options)
+    from tunegen.training.devices import PRECISIONS, STRATEGIES
+
+    if cfg.strategy not in STRATEGIES:
+        fail(f"unknown strategy {cfg.strategy!r}; use one of {', '.join(STRATEGIES)}")
+    if cfg.precision not in PRECISIONS:
+        fail(f"unknown precision {cfg.precision!r}; use one of {', '.join(PRECISIONS)}")
+    if min(cfg.layers, cfg.units, cfg.embedding, cfg.epochs, cfg.batch_size, cfg.seq_len) < 1 \
+            or not 0 <= cfg.dropout < 1 or cfg.lr <= 0 or not 0 <= cfg.transpose <= 12:
+        fail("sizes, epochs, batch size and sequence length must be positive, dropout in [0, 1), "
+              "lr > 0, transpose 0-12")
+    from tunegen.training.train import CheckpointError
+
+    try:
+        train(cfg, out)
+    except CheckpointError as e:
+        fail(str(e))
+
+    except KeyboardInterrupt:
+        typer.echo(f"\ninterrupted: finished epochs are saved in {out}; run the same command to resume",
+                   err=True)
+        raise typer.Exit(130) from None
+    except ValueError as e:
+        fail(str(e))
+
+
+@train_app.command("abc")
+def train_abc(
+    corpus: Annotated[str, typer.Argument(help="ABC file, folder, or music21 collections (comma-separated), e.g. oneills1850,ryansMammoth,airdsAirs.")],
+    out: RunOutOpt,
+    layers: LayersOpt = 2, units: UnitsOpt = 384, embedding: EmbeddingOpt = 64, dropout: DropoutOpt = 0.15,
+    epochs: EpochsOpt = 40, max_steps: MaxStepsOpt = None, batch_size: BatchOpt = 64,
+    seq_len: Annotated[int, typer.Option(help="Characters per training window.")] = 128,
+    lr: LrOpt = 2e-3, patience: PatienceOpt = 3, seed: TrainSeedOpt = 0,
+    strategy: StrategyOpt = "auto", precision: PrecisionOpt = "float32",
+):
+    """Train the char-level LSTM on ABC tunes; run again with the same options to resume."""
+    _train(out, corpus=corpus, kind="abc", embedding=embedding, units=units, layers=layers,
+           dropout=dropout, epochs=epochs, max_steps=max_steps, batch_size=batch_size, seq_len=seq_len,
+           lr=lr, patience=patience, seed=seed, strategy=strategy, precision=precision)
+
+
+@train_app.command("midi")
+def train_midi(
+    corpus: Annotated[str, typer.Argument(help="MIDI file, folder of MIDI/MusicXML/kern files, or music21 collections (comma-separated), e.g. bach.")],
+    out: RunOutOpt,
+    transpose: Annotated[int, typer.Option(help="Key augmentation: each epoch shifts every piece by a random -N..N semitones.")] = 0,
+    layers: LayersOpt = 2, units: UnitsOpt = 384, embedding: EmbeddingOpt = 64, dropout: DropoutOpt = 0.2,
+    epochs: EpochsOpt = 40, max_steps: MaxStepsOpt = None, batch_size: BatchOpt = 64,
+    seq_len: Annotated[int, typer.Option(help="Event tokens per training window.")] = 256,
+    lr: LrOpt = 2e-3, patience: PatienceOpt = 3, seed: TrainSeedOpt = 0,
+    strategy: StrategyOpt = "auto", precision: PrecisionOpt = "float32",
+):
+    """Train the note-event LSTM on MIDI or scores (all parts but drums merged into one keyboard
+    stream); run again with the same options to resume."""
+    _train(out, corpus=corpus, kind="midi", transpose=transpose, embedding=embedding, units=units,
+           layers=layers, dropout=dropout, epochs=epochs, max_steps=max_steps, batch_size=batch_size,
+           seq_len=seq_len, lr=lr, patience=patience, seed=seed, strategy=strategy, precision=precision)
+
+
+def eval_cmd(
+    model: Annotated[str, typer.Argument(help="A run folder, or a shipped name or path to a .tflite/.json.")],
+    corpus: Annotated[str, typer.Argument(help="Corpus to score: a file, folder or music21 collections, as for train.")],
+):
+    """Score a model on a corpus: bits/char (ABC) or nats/token (MIDI), each piece read whole."""
+    import math
+
+    from tunegen.runtime.errors import ModelError
+
+    run = Path(model)
+    if run.is_dir() and (run / "config.json").exists():
+        _train_import()
+        from tunegen.training.train import run_scorer
+
+        kind, vocab, score = run_scorer(run)
+    else:
+        from tunegen.export.parity import step_bits
+        from tunegen.runtime.model import load_model
+
+        step = load_model(model)
+        kind = "midi" if step.manifest.kind == "midi-event" else "abc"
+        vocab = step.manifest.vocab
+
+        def score(pieces):
+            return step_bits(step, pieces, vocab)
+    if kind == "midi":
+        from tunegen.training.midi_corpus import load_midi_corpus
+
+        found = load_midi_corpus(corpus, valid_percent=0)
+        pieces = found.train + [p for p in found.valid if p not in found.train]
+    else:
+        from tunegen.training.corpus import load_corpus
+
+        found = load_corpus(corpus, valid_percent=0, max_chars=10**9)
+        pieces = found.train + [p for p in found.valid if p not in found.train]
+        unknown = sorted({c for p in pieces for c in p if c not in vocab.tokens})
+        if unknown:
+            raise ModelError(f"the corpus has characters the model never saw: {' '.join(map(repr, unknown[:10]))}")
+    reasons = ", ".join(f"{n} {r}" for r, n in found.skipped.most_common())
+    typer.echo(f"corpus: {len(pieces)} {found.noun} from {found.files} files"
+               + (f"; skipped {reasons}" if reasons else ""), err=True)
+    bits = score(pieces)
+    if kind == "midi":
+        typer.echo(f"{bits * math.log(2):.3f} nats/token over {len(pieces)} pieces")
+    else:
+        typer.echo(f"{bits:.3f} bits/char over {len(pieces)} tunes")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `train` and `eval` to the command line."""
+    app.add_typer(train_app, name="train")
+    app.command("eval")(eval_cmd)

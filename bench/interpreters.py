@@ -38,7 +38,7 @@ model = tunegen.load(name)
 pieces = []
 for seed in range(1, seeds + 1):
     p = model.generate(seed=seed)
-    pieces.append(" ".join(p.tune.tokens) if model.is_midi else p.tune.abc)
+    pieces.append(" ".join(p.tokens) if p.music is not None else p.abc)
 json.dump({"package": step.package, "numpy": np.__version__, "pieces": pieces}, open(out + ".json", "w"))
 """
 

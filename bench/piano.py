@@ -58,7 +58,7 @@ def main() -> None:
         piece = model.generate(seed=seed)
         times.append(time.perf_counter() - t)
         gen.append(stats(piece.music))
-        endings[piece.tune.ending] += 1
+        endings[piece.ending] += 1
     from tunegen.runtime.score import NotMusic, read_music
     from tunegen.training.midi_corpus import midi_corpus_files
 

@@ -13,9 +13,7 @@ import argparse
 import statistics
 import time
 
-from tunegen.runtime.generate import Options, generate
-from tunegen.runtime.model import load_model
-from tunegen.runtime.score import parse_abc
+import tunegen
 
 
 def full_bars(score) -> tuple[int, int]:
@@ -45,17 +43,12 @@ def main() -> None:
     ap.add_argument("--model", default="folk")
     ap.add_argument("--seeds", type=int, default=100)
     args = ap.parse_args()
-    model = load_model(args.model)
+    model = tunegen.load(args.model)
     first_try = good = total = 0
     notes, seconds = [], []
-
-    def validate(tune):
-        tune.score, problem = parse_abc(tune.document())
-        return problem
-
     for seed in range(1, args.seeds + 1):
         t = time.perf_counter()
-        tune = generate(model, Options(seed=seed), validate)[0]
+        tune = model.generate(seed=seed)
         seconds.append(time.perf_counter() - t)
         first_try += tune.resampled == 0
         g, n = full_bars(tune.score)

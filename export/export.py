@@ -8,9 +8,8 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tunegen.runtime.compose import MIDI_SAMPLING
+from tunegen.runtime import kinds
 from tunegen.runtime.errors import ModelError
-from tunegen.runtime.generate import FALLBACK_SAMPLING
 from tunegen.runtime.manifest import Manifest, sha256_file, write_atomic
 from tunegen.runtime.model import StepModel
 from tunegen.runtime.vocab import Vocabulary
@@ -20,10 +19,7 @@ from .parity import step_bits
 from .step import build_step_model, state_names
 
 # manifest kind, render defaults (General MIDI program, quarter notes per minute), sampling defaults
-KINDS = {
-    "abc": ("abc-char", {"program": 73, "bpm": 160}, FALLBACK_SAMPLING),  # flute
-    "midi": ("midi-event", {"program": 0, "bpm": 100}, MIDI_SAMPLING),  # acoustic grand piano
-}
+KINDS = {k: (kinds.get(k).name, kinds.get(k).render, kinds.get(k).sampling) for k in kinds.short_names()}
 
 
 def read_run(run: Path) -> tuple[dict, object, list[str]]:

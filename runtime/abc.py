@@ -252,7 +252,10 @@ class BarGuide:
     In the header it keeps the fields in order and forces the ones the primer fixed. In the body a
     barline may close a bar only when the bar is full (the first bar may be a pickup, and a part may
     end short on a repeat if the next bar completes it), and no note may overflow its bar.
+    Sampling may back out of an unfinished bar, never out of a finished one.
     """
+
+    max_backoffs = 32  # dead ends a tune may back out of before it is drawn again
 
     def __init__(self, fixed: dict[str, str] | None = None, body_primer: str = "") -> None:
         self.fixed = dict(fixed or {})
@@ -337,10 +340,13 @@ class BarGuide:
         except AbcSyntaxError:
             return False
 
-    @property
-    def at_bar_start(self) -> bool:
+    def safe_point(self) -> bool:
         """Whether a barline was just written (a safe point to sample again from)."""
         return self.in_body and self.bar_text == "" and self._barline is not None
+
+    def limit(self, text: str) -> None:
+        """A tune has no limit but its length."""
+        return None
 
     def can_end(self) -> bool:
         """Whether the tune may end here: in the body, on a finished barline, after two bars."""

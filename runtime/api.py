@@ -15,122 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .compose import Composition, compose, piece_steps
+from . import kinds
 from .errors import TunegenError
-from .events import Music
-from .generate import Options, Tune, generate, parse_primer, sample_steps
-from .manifest import write_atomic
 from .model import DEFAULT_MODEL, StepModel, load_model
+from .options import Options
+from .piece import Piece
+from .sampling import Draw, sample, sampler
+from .stepping import run_one
 
-SUFFIXES = (".abc", ".mid", ".midi", ".wav", ".svg", ".musicxml")
-MIDI_KIND = "midi-event"
-
-
-def suffixes(kind: str) -> tuple[str, ...]:
-    """The file suffixes a piece of a model kind can be saved as."""
-    return SUFFIXES[1:] if kind == MIDI_KIND else SUFFIXES
-
-
-class Piece:
-    """One generated piece and its seed; saves as ABC (ABC models), MIDI or WAV, and plays."""
-
-    def __init__(self, tune: Tune | Composition, model: Model) -> None:
-        self.tune, self.model = tune, model
-        self._audio: np.ndarray | None = None
-
-    @property
-    def abc(self) -> str:
-        """The tune as a complete ABC document (ABC models only)."""
-        if isinstance(self.tune, Composition):
-            raise TunegenError(f"model {self.model.name} makes MIDI events, not ABC; save the piece "
-                               "as .mid or .wav")
-        return self.tune.document()
-
-    @property
-    def music(self) -> Music | None:
-        """The notes of a MIDI event piece (None for an ABC tune, whose notes are in its score)."""
-        return self.tune.music if isinstance(self.tune, Composition) else None
-
-    @property
-    def seconds(self) -> float:
-        """Playing time at the model's tempo, without the release tail."""
-        return self._events()[1] * 60.0 / self.model.bpm
-
-    def describe(self) -> str:
-        """One line about the piece: length, notes, how it ended, its seed."""
-        if not isinstance(self.tune, Composition):
-            return f"tune of {self.tune.tokens} characters, seed {self.seed}"
-        m = self.tune.music
-        ended = {"end": "ended by the model", "bars": "stopped at the bar limit",
-                 "seconds": "stopped at the time limit", "length": "stopped at the length limit"}
-        return (f"{len(m.barlines)} bars of {m.meters[0][1]}, {len(m.notes)} notes, "
-                f"{self.seconds:.0f} s, {ended[self.tune.ending]}, seed {self.seed}")
-
-    def _events(self):
-        from .render import music_events, note_events
-
-        if isinstance(self.tune, Composition):
-            return music_events(self.tune.music)
-        return note_events(self.tune.score)
-
-    @property
-    def seed(self) -> int:
-        return self.tune.seed
-
-    @property
-    def resampled(self) -> int:
-        """How many draws were refused (did not parse) before this one."""
-        return self.tune.resampled
-
-    def audio(self) -> np.ndarray:
-        """Stereo int16 samples [frames, 2], rendered with FluidSynth once and kept."""
-        if self._audio is None:
-            from .render import synthesize_events
-
-            self._audio = synthesize_events(*self._events(), self.model.soundfont(), self.model.program,
-                                            self.model.bpm)
-        return self._audio
-
-    def data(self, suffix: str) -> bytes:
-        """The file contents for a suffix: `.abc` (ABC models), `.mid`/`.midi`, `.wav`, `.svg`
-        (engraved sheet music) or `.musicxml`."""
-        suffix = suffix.lower()
-        if suffix == ".abc":
-            return self.abc.encode()
-        if suffix in (".svg", ".musicxml"):
-            from . import sheet
-
-            if suffix == ".svg" and self.music is None:
-                return sheet.abc_svg(self.abc)
-            score = sheet.music_score(self.music, self.model.bpm) if self.music else self.tune.score
-            data = sheet.musicxml(score)
-            return sheet.musicxml_svg(data) if suffix == ".svg" else data
-        if suffix in (".mid", ".midi"):
-            from .render import events_midi
-
-            meter = self.music.meters[0][1] if self.music else None
-            return events_midi(self._events()[0], self.model.bpm, self.model.program, meter=meter)
-        if suffix == ".wav":
-            from .render import wav_bytes
-
-            return wav_bytes(self.audio())
-        raise TunegenError(f"cannot write {suffix or 'a file without suffix'}: the suffix picks the "
-                           f"format, one of {', '.join(suffixes(self.model.manifest.kind))}")
-
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the piece; the suffix picks the format. Written atomically."""
-        path = Path(path)
-        write_atomic(path, self.data(path.suffix))
-        return path
-
-    def play(self) -> str:
-        """Play through the default audio device and wait; returns the device's name.
-
-        Raises NoAudioDevice (a TunegenError) when there is none."""
-        from .playback import play
-        from .render import SAMPLE_RATE
-
-        return play(self.audio(), SAMPLE_RATE)
+__all__ = ["Model", "Piece", "load"]
 
 
 class Model:
@@ -138,10 +31,11 @@ class Model:
 
     def __init__(self, step: StepModel, soundfont: str | os.PathLike | None = None,
                  bpm: float | None = None, program: int | None = None) -> None:
-        render = step.manifest.render
         self.step = step
-        self.bpm = float(bpm if bpm is not None else render.get("bpm", 120))
-        self.program = int(program if program is not None else render.get("program", 0))
+        self.kind = kinds.get(step.manifest.kind)
+        render = {**self.kind.render, **step.manifest.render}
+        self.bpm = float(bpm if bpm is not None else render["bpm"])
+        self.program = int(program if program is not None else render["program"])
         if not 20 <= self.bpm <= 400:
             raise TunegenError(f"bpm must be 20-400 (got {self.bpm:g})")
         if not 0 <= self.program <= 127:
@@ -165,24 +59,12 @@ class Model:
             self._soundfont = find_soundfont(self._soundfont_arg)
         return self._soundfont
 
-    @property
-    def is_midi(self) -> bool:
-        """True for a MIDI event model (piano), False for an ABC character model (folk)."""
-        return self.manifest.kind == MIDI_KIND
-
-    def _options(self, count: int, seed, temperature, top_k, top_p, primer, max_length, bars,
-                 seconds) -> Options:
-        primer = str(primer) if primer else ""
-        if not self.is_midi and (bars is not None or seconds is not None):
-            raise TunegenError(f"bars/seconds set a MIDI event model's length; {self.name} is an ABC "
-                               "model, whose length is its own (use max_length to cap it)")
-        if not self.is_midi and Path(primer).suffix.lower() in (".mid", ".midi"):
-            raise TunegenError(f"a MIDI primer needs a MIDI event model; {self.name} continues ABC "
-                               "text such as 'M:6/8 K:D'")
-        if self.is_midi and primer and not Path(primer).expanduser().exists():
-            raise TunegenError(f"primer file {primer} not found; a MIDI event model continues a MIDI "
-                               "or score file")
-        return Options(temperature, top_k, top_p, seed, primer, max_length, count, bars, seconds)
+    def options(self, count: int = 1, **settings) -> Options:
+        """Sampling options for this model: its defaults filled in, every value checked."""
+        settings["primer"] = str(settings.get("primer") or "")
+        opts = Options(count=count, **settings)
+        self.kind.check(opts, self.name)
+        return opts.resolved({**self.kind.sampling, **self.manifest.sampling})
 
     def generate_many(self, count: int = 1, *, seed: int | None = None, temperature: float | None = None,
                       top_k: int | None = None, top_p: float | None = None,
@@ -194,16 +76,17 @@ class Model:
         piece continues, and `bars` or `seconds` caps its length (it ends at a barline).
         `candidates` samples that many together (one batched model step for all) and keeps the
         usable one the model finds likeliest; the seed still fixes the result."""
-        opts = self._options(count, seed, temperature, top_k, top_p, primer, max_length, bars, seconds)
-        if self.is_midi:
-            return [Piece(c, self) for c in compose(self.step, opts, self.bpm, progress, candidates)]
-        from .score import parse_abc
+        opts = self.options(count, seed=seed, temperature=temperature, top_k=top_k, top_p=top_p,
+                            primer=primer, max_length=max_length, bars=bars, seconds=seconds,
+                            candidates=candidates)
+        plan = self.kind.prepare(self.step, opts, self.bpm)
+        primed = self.kind.primer_notes(plan)
 
-        def validate(tune: Tune) -> str | None:
-            tune.score, problem = parse_abc(tune.document())
-            return problem
+        def make_piece(draw: Draw, index: int, attempt: int) -> Piece:
+            return Piece(self, draw.tokens, self.kind.content(plan, draw), opts.seed, index, attempt,
+                         draw.sampled, draw.mean_logprob, self.kind.ending(draw), opts.candidates, primed)
 
-        return [Piece(t, self) for t in generate(self.step, opts, validate, progress, candidates)]
+        return sample(self.step, opts, plan.guide, make_piece, self.kind.problem, progress)
 
     def generate(self, *, seed: int | None = None, temperature: float | None = None,
                  top_k: int | None = None, top_p: float | None = None, primer: str | os.PathLike = "",
@@ -224,18 +107,11 @@ class Model:
         made, but the whole tune is not checked with music21: what was played cannot be taken back).
         A MIDI event piece comes event token by event token (`p60`, `d12`, `w6`, `bar`, ...). Either
         way it is the first draw that `generate` with the same seed and settings makes."""
-        opts = self._options(1, seed, temperature, top_k, top_p, primer, max_length, bars, seconds)
-        if self.is_midi:
-            from .compose import resolved
-
-            opts, tokens = resolved(self.step, opts)
-            rng = np.random.default_rng([opts.seed, 0, 0])
-            yield from piece_steps(self.step, opts, rng, tokens, self.bpm)
-            return
-        opts = opts.resolved(self.manifest.sampling)
-        fixed, body = parse_primer(opts.primer, self.manifest.vocab)
+        opts = self.options(seed=seed, temperature=temperature, top_k=top_k, top_p=top_p,
+                            primer=primer, max_length=max_length, bars=bars, seconds=seconds)
+        plan = self.kind.prepare(self.step, opts, self.bpm)
         rng = np.random.default_rng([opts.seed, 0, 0])
-        for chunk in sample_steps(self.step, opts, rng, fixed, body):
+        for chunk in run_one(self.step, sampler(self.step, opts, rng, plan.guide())):
             yield from chunk
 
 

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from . import kinds
 from .errors import TunegenError
 
 app = typer.Typer(
@@ -56,14 +57,12 @@ def _main(version: Annotated[bool, typer.Option("--version", callback=_version, 
     """Generate and play new tunes offline from small quantized LSTM models."""
 
 
-def _check_outputs(outs: list[Path], kind: str = "") -> None:
-    from .api import MIDI_KIND, suffixes
-
-    allowed = suffixes(kind)
+def _check_outputs(outs: list[Path], kind=None) -> None:
+    suffixes = kind.suffixes if kind else {s for k in kinds.names() for s in kinds.get(k).suffixes}
     for out in outs:
-        if out.suffix.lower() not in allowed:
-            why = " (a MIDI event model makes no ABC)" if kind == MIDI_KIND and out.suffix.lower() == ".abc" else ""
-            fail(f"cannot write {out}: the suffix picks the format, one of {', '.join(allowed)}{why}")
+        if out.suffix.lower() not in suffixes:
+            what = f" (a {kind.name} model makes no {out.suffix[1:].upper()})" if kind and out.suffix else ""
+            fail(f"cannot write {out}: the suffix picks the format, one of {', '.join(sorted(suffixes))}{what}")
         if not out.parent.exists():
             fail(f"cannot write {out}: folder {out.parent} does not exist")
 
@@ -79,7 +78,8 @@ def _run(model, seed, temperature, top_k, top_p, primer, count, max_length, soun
 
     _check_outputs(outs)
     m = load(model, soundfont=soundfont, bpm=bpm, program=program)
-    _check_outputs(outs, m.manifest.kind)
+    kind = m.kind
+    _check_outputs(outs, kind)
     if play or any(o.suffix.lower() == ".wav" for o in outs):
         m.soundfont()  # a missing SoundFont stops us before any sampling
     kwargs = dict(seed=seed, temperature=temperature, top_k=top_k, top_p=top_p, primer=primer,
@@ -95,30 +95,29 @@ def _run(model, seed, temperature, top_k, top_p, primer, count, max_length, soun
         pieces = m.generate_many(1, **kwargs)
     resampled = sum(p.resampled for p in pieces)
     if resampled:
-        typer.echo(f"resampled {resampled} tune(s) that did not parse", err=True)
-    abc_outs = [o for o in outs if o.suffix.lower() == ".abc"]
-    for o in abc_outs:
-        write_atomic(o, "\n".join(p.tune.document(i + 1) for i, p in enumerate(pieces)).encode())
+        typer.echo(f"resampled {resampled} {kind.noun}(s) that could not be used", err=True)
+    together = [o for o in outs if o.suffix.lower() == kind.collection_suffix]
+    for o in together:
+        write_atomic(o, kind.collection(pieces))
         typer.echo(f"wrote {o}")
     for i, piece in enumerate(pieces):
-        if m.is_midi:
-            typer.echo(f"piece {i + 1}: {piece.describe()}")
-        elif play or not abc_outs:
-            typer.echo(piece.tune.document(i + 1))
+        shown = kind.announce(piece, i + 1, in_file=bool(together) and not play)
+        if shown:
+            typer.echo(shown)
         for o in outs:
-            if o.suffix.lower() != ".abc":
+            if o not in together:
                 typer.echo(f"wrote {piece.save(_numbered(o, i, count))}")
         if play:
             from .playback import NoAudioDevice
             from .render import SAMPLE_RATE
 
             try:
-                typer.echo(f"playing piece {i + 1} of {count} ({len(piece.audio()) / SAMPLE_RATE:.0f} s)...",
+                typer.echo(f"playing {kind.noun} {i + 1} of {count} ({len(piece.audio()) / SAMPLE_RATE:.0f} s)...",
                            err=True)
                 typer.echo(f"played on {piece.play()}", err=True)
             except NoAudioDevice as e:
                 if any(o.suffix.lower() == ".wav" for o in outs):
-                    typer.echo(f"{e}; the piece is in the WAV written above", err=True)
+                    typer.echo(f"{e}; the {kind.noun} is in the WAV written above", err=True)
                     continue
                 fallback = piece.save(f"tune-{piece.seed}" + (f"-{i + 1}" if count > 1 else "") + ".wav")
                 typer.echo(f"{e}; wrote {fallback} instead", err=True)
@@ -207,8 +206,8 @@ def models():
 
 def _validation(m, keras: bool = False) -> str:
     p = m.provenance
-    key = "nats_per_token" if m.kind == "midi-event" else "bits_per_char"
-    unit = "nats/token" if m.kind == "midi-event" else "bits/char"
+    unit = kinds.get(m.kind).loss_unit
+    key = unit.replace("/", "_per_")
     text = f"{p.get('valid_' + key)} {unit} on {p.get('valid_tunes')} validation pieces"
     return text + (f" (Keras {p.get('keras_valid_' + key)})" if keras else "")
 

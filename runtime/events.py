@@ -167,3 +167,102 @@ def transpose_table(vocab: Vocabulary, shift: int) -> list[int]:
 def release_at(notes: list[Note], tick: int) -> list[Note]:
     """Notes cut so that none starts at or sounds past `tick` (a clean ending at a barline)."""
     return [Note(n.start, n.pitch, min(n.length, tick - n.start)) for n in notes if n.start < tick]
+
+
+MAX_CHORD = 10  # notes struck together: one per finger
+
+
+@dataclass
+class EventGuide:
+    """Which event token may come next: a meter first, a length after every pitch, waits that never
+    cross a barline, a barline exactly when the bar is full (or after a pickup shorter than a bar).
+
+    A primer's tokens come first, as they are; `max_bars` or `max_ticks` stop the piece at a
+    barline, and the end token is refused before `min_bars` barlines."""
+
+    primer: list[str] = field(default_factory=list)
+    min_bars: int = 0
+    max_bars: int | None = None
+    max_ticks: int | None = None
+    meter: str | None = None
+    now: int = 0
+    next_bar: int | None = None  # None until the first barline
+    bars: int = 0
+    bar_here: bool = False
+    pending: int | None = None
+    onset: set[int] = field(default_factory=set)
+    notes: list[Note] = field(default_factory=list)
+    barlines: list[int] = field(default_factory=list)
+    primed: bool = False  # the primer was given out
+    priming: bool = False  # the tokens forced last were the primer's
+    max_backoffs = 0  # every token is final once made: a dead end ends the piece
+
+    @property
+    def bar_limit(self) -> int:
+        """The time the next barline falls at (a pickup may not be longer than a bar)."""
+        return self.next_bar if self.next_bar is not None else bar_ticks(self.meter or "4/4")
+
+    def forced(self) -> list[str]:
+        if not self.primed:
+            self.primed = True
+            if self.primer:
+                self.priming = True
+                return self.primer
+        self.priming = False
+        if self.next_bar is not None and self.now > self.next_bar:
+            self.next_bar = self.now  # a primer with uneven bars: the next one starts here
+        if self.meter and self.pending is None and self.now == self.bar_limit and not self.bar_here:
+            return [BAR]
+        return []
+
+    def allows(self, tok: str) -> bool:
+        if self.meter is None:
+            return tok.startswith("ts")
+        if self.pending is not None:
+            return tok.startswith("d")
+        if tok == BAR:
+            return not self.bar_here and not self.onset and (
+                self.now == self.next_bar if self.next_bar is not None else self.now <= self.bar_limit)
+        if tok.startswith("w"):
+            return self.now + int(tok[1:]) <= self.bar_limit
+        if tok.startswith("p"):
+            return int(tok[1:]) not in self.onset and len(self.onset) < MAX_CHORD
+        return False  # a meter change, a stray length, a special token
+
+    def can_end(self) -> bool:
+        return (self.meter is not None and self.pending is None and bool(self.notes)
+                and self.bars >= self.min_bars)
+
+    def expand(self, tok: str) -> list[str]:
+        return [tok]
+
+    def safe_point(self) -> bool:
+        return True
+
+    def limit(self, tok: str) -> str | None:
+        """"bars" or "seconds" when a barline would open a bar past the length asked for."""
+        if tok != BAR or self.bars == 0 or self.priming:
+            return None
+        if self.max_bars is not None and self.bars >= self.max_bars:
+            return "bars"
+        if self.max_ticks is not None and self.now >= self.max_ticks:
+            return "seconds"
+        return None
+
+    def push(self, tok: str) -> None:
+        if tok.startswith("ts"):
+            self.meter = tok[2:]
+        elif tok == BAR:
+            self.bars += 1
+            self.bar_here = True
+            self.barlines.append(self.now)
+            self.next_bar = self.now + bar_ticks(self.meter or "4/4")
+        elif tok.startswith("w"):
+            self.now += int(tok[1:])
+            self.onset, self.bar_here = set(), False
+        elif tok.startswith("p"):
+            self.pending = int(tok[1:])
+        elif tok.startswith("d") and self.pending is not None:
+            self.notes.append(Note(self.now, self.pending, int(tok[1:])))
+            self.onset.add(self.pending)
+            self.pending = None

@@ -10,11 +10,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import kinds
 from .errors import ModelError
 from .vocab import Vocabulary
 
 FORMAT_VERSION = 1
-KINDS = ("abc-char", "midi-event")
 
 
 @dataclass
@@ -62,8 +62,8 @@ class Manifest:
                 f"{path}: manifest format {version} is newer than this tunegen understands "
                 f"({FORMAT_VERSION}); upgrade tunegen"
             )
-        if d.get("kind") not in KINDS:
-            raise ModelError(f"{path}: unknown model kind {d.get('kind')!r} (known: {', '.join(KINDS)})")
+        if d.get("kind") not in kinds.names():
+            raise ModelError(f"{path}: unknown model kind {d.get('kind')!r} (known: {', '.join(kinds.names())})")
         known = {f for f in cls.__dataclass_fields__}
         try:
             return cls(**{k: v for k, v in d.items() if k in known})

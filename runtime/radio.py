@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .api import Model, Piece
+from .api import Model
 from .errors import TunegenError
+from .piece import Piece
 from .playback import NoAudioDevice
 from .render import SAMPLE_RATE
 
@@ -132,7 +133,7 @@ class Player:
 
 def _files(piece: Piece, folder: Path, number: int, with_audio: bool) -> list[Path]:
     stem = f"{number:05d}-{piece.model.name}-seed{piece.seed}"
-    written = [piece.save(folder / f"{stem}{'.mid' if piece.model.is_midi else '.abc'}")]
+    written = [piece.save(folder / f"{stem}{piece.kind.keep_suffix}")]
     if with_audio:
         written.append(piece.save(folder / f"{stem}.wav"))
     return written

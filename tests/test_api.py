@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import tunegen
-from tunegen.runtime.generate import Options, sample_tune
+from tunegen.runtime.sampling import sampler
+from tunegen.runtime.stepping import finish, run_one
 
 
 def test_load_generate_save(tiny_model, tmp_path):
@@ -49,8 +50,10 @@ def test_import_is_light():
 def test_stream_yields_the_first_draw_bar_by_bar(tiny_model):
     model = tunegen.load(tiny_model)
     streamed = "".join(model.stream(seed=21, max_length=300))
-    opts = Options(seed=21, max_length=300).resolved(model.manifest.sampling)
-    text, *_ = sample_tune(model.step, opts, np.random.default_rng([21, 0, 0]), {}, "")
+    opts = model.options(seed=21, max_length=300)
+    guide = model.kind.prepare(model.step, opts, model.bpm).guide()
+    draw = finish(run_one(model.step, sampler(model.step, opts, np.random.default_rng([21, 0, 0]), guide)))
+    text = "".join(draw.tokens)
     assert streamed == text  # the same draw as generate's first attempt
     assert streamed.startswith(("R:", "M:"))
     chunks = list(model.stream(seed=21, max_length=300))

@@ -3,9 +3,9 @@
 import pytest
 from conftest import bach_files, read_midi_notes, smf
 
-from tunegen.runtime.compose import EventGuide
 from tunegen.runtime.events import (
     GRID,
+    EventGuide,
     Music,
     Note,
     bar_ticks,
@@ -128,7 +128,7 @@ def test_guide_keeps_bars_whole():
     assert not g.allows("p60") and g.allows("p64")  # no pitch twice at one onset
     assert g.allows(f"w{bar_ticks('3/4')}") and not g.allows(f"w{bar_ticks('3/4') + 1}")
     g.push("w36")
-    assert g.forced() == "bar" and not g.allows("w1")
+    assert g.forced() == ["bar"] and not g.allows("w1")
     assert not g.allows("ts4/4")
 
 

@@ -59,21 +59,21 @@ def tiny(tiny_midi_model):
 
 def test_same_seed_same_midi_and_bars_stay_whole(tiny, tmp_path):
     a, b = tiny.generate(seed=5, bars=6), tiny.generate(seed=5, bars=6)
-    assert a.data(".mid") == b.data(".mid") and a.tune.tokens == b.tune.tokens
-    assert tiny.generate(seed=6, bars=6).tune.tokens != a.tune.tokens
+    assert a.data(".mid") == b.data(".mid") and a.tokens == b.tokens
+    assert tiny.generate(seed=6, bars=6).tokens != a.tokens
     music = a.music
     size = bar_ticks(music.meters[0][1])
     assert {y - x for x, y in zip(music.barlines, music.barlines[1:], strict=False)} <= {size}
     assert len(music.barlines) <= 6
-    if a.tune.ending == "bars":  # stopped by the limit: everything released at the barline
+    if a.ending == "bars":  # stopped by the limit: everything released at the barline
         assert max(n.end for n in music.notes) <= music.barlines[-1] + size
 
 
 def test_length_in_seconds_ends_at_a_barline(tiny):
     piece = tiny.generate(seed=2, seconds=4, temperature=0.7)
     music = piece.music
-    if piece.tune.ending == "seconds":
-        cut = decode(piece.tune.tokens).length  # where sampling stopped
+    if piece.ending == "seconds":
+        cut = decode(piece.tokens).length  # where sampling stopped
         assert max(n.end for n in music.notes) <= cut
         assert piece.seconds <= 4 + 60 / tiny.bpm * bar_ticks(music.meters[0][1]) / GRID
     assert piece.seconds > 0
@@ -81,18 +81,18 @@ def test_length_in_seconds_ends_at_a_barline(tiny):
 
 def test_primer_opening_is_continued(tiny, midi_corpus):
     primer = sorted((midi_corpus / "xml").iterdir())[0]
-    from tunegen.runtime.compose import primer_tokens
+    from tunegen.runtime.kinds.midi import primer_tokens
 
     opening = primer_tokens(primer, bars=2)
     piece = tiny.generate(seed=1, primer=primer)
-    assert piece.tune.tokens[:len(primer_tokens(primer))] == primer_tokens(primer)
-    assert piece.tune.primer_notes > 0
+    assert piece.tokens[:len(primer_tokens(primer))] == primer_tokens(primer)
+    assert piece.primer_notes > 0
     assert len([t for t in opening if t == "bar"]) <= 2
 
 
 def test_stream_is_the_first_draw(tiny):
     tokens = list(tiny.stream(seed=9, bars=4))
-    assert tokens == tiny.generate(seed=9, bars=4).tune.tokens
+    assert tokens == tiny.generate(seed=9, bars=4).tokens
 
 
 def test_cli_generate_midi_and_wav(tiny_midi_model, tmp_path):
@@ -133,7 +133,7 @@ def test_midi_options_on_an_abc_model_are_refused(shipped_folk):
 
 def test_shipped_piano_plays_durations_rests_and_chords(shipped_piano, tmp_path):
     piano = tunegen.load("piano")
-    assert piano.is_midi and piano.program == 0
+    assert piano.kind.name == "midi-event" and piano.program == 0
     path = piano.generate(seed=11).save(tmp_path / "p.mid")
     notes, hanging, tpq = read_midi_notes(path)
     assert hanging == 0 and len(notes) >= 24

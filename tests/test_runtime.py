@@ -4,11 +4,14 @@ import shutil
 import numpy as np
 import pytest
 
+import tunegen
 from tunegen.runtime.errors import ModelError, PrimerError, TunegenError
-from tunegen.runtime.generate import Options, generate, parse_primer
+from tunegen.runtime.kinds.abc import parse_primer
 from tunegen.runtime.manifest import Manifest
 from tunegen.runtime.model import load_model, resolve
+from tunegen.runtime.piece import Piece
 from tunegen.runtime.sampler import choose, distribution
+from tunegen.runtime.sampling import sample
 from tunegen.runtime.score import parse_abc
 
 
@@ -31,21 +34,21 @@ def test_choose_redraws_refused_choices_and_is_seeded():
 
 
 def test_tiny_model_samples_deterministic_tunes(tiny_model):
-    m = load_model(tiny_model)
-    a = generate(m, Options(seed=5, max_length=400))[0]
-    b = generate(m, Options(seed=5, max_length=400))[0]
-    c = generate(m, Options(seed=6, max_length=400))[0]
+    m = tunegen.load(tiny_model)
+    a = m.generate(seed=5, max_length=400)
+    b = m.generate(seed=5, max_length=400)
+    c = m.generate(seed=6, max_length=400)
     assert a.abc == b.abc
     assert a.abc != c.abc
-    assert a.tokens <= 400
+    assert len(a.tokens) <= 400
     assert "K:" in a.abc and "M:" in a.abc and "L:" in a.abc
 
 
 def test_primer_fields_and_opening_bars_are_kept(tiny_model):
-    m = load_model(tiny_model)
-    tune = generate(m, Options(seed=1, primer="M:6/8 K:Dmix", max_length=300))[0]
+    m = tunegen.load(tiny_model)
+    tune = m.generate(seed=1, primer="M:6/8 K:Dmix", max_length=300)
     assert "M:6/8\n" in tune.abc and "K:Dmix\n" in tune.abc
-    tune = generate(m, Options(seed=1, primer="M:6/8\nL:1/8\nK:D\n|:dAF DFA|", max_length=300))[0]
+    tune = m.generate(seed=1, primer="M:6/8\nL:1/8\nK:D\n|:dAF DFA|", max_length=300)
     assert "K:D\n|:dAF DFA|" in tune.abc
 
 
@@ -58,22 +61,28 @@ def test_primer_with_unknown_characters_is_refused(tiny_model):
 
 
 def test_bad_sampling_options_are_refused(tiny_model):
-    m = load_model(tiny_model)
-    for opts, what in ((Options(temperature=0), "temperature"), (Options(top_p=1.5), "top-p"),
-                       (Options(count=0), "count")):
+    m = tunegen.load(tiny_model)
+    for opts, what in (({"temperature": 0}, "temperature"), ({"top_p": 1.5}, "top-p"),
+                       ({"count": 0}, "count"), ({"candidates": 0}, "candidates")):
         with pytest.raises(TunegenError, match=what):
-            generate(m, opts)
+            m.generate_many(**opts)
 
 
 def test_validation_resamples_and_counts(tiny_model):
-    m = load_model(tiny_model)
+    m = tunegen.load(tiny_model)
+    opts = m.options(seed=2, max_length=200)
+    plan = m.kind.prepare(m.step, opts, m.bpm)
     calls = []
 
-    def validate(tune):  # refuse the first two tunes, as music21 would refuse bad ABC
+    def problem(tune):  # refuse the first two tunes, as music21 would refuse bad ABC
         calls.append(tune.abc)
         return "refused" if len(calls) <= 2 else None
 
-    tune = generate(m, Options(seed=2, max_length=200), validate)[0]
+    def make(draw, index, attempt):
+        return Piece(m, draw.tokens, m.kind.content(plan, draw), opts.seed, index, attempt,
+                     draw.sampled, draw.mean_logprob, draw.ending)
+
+    tune = sample(m.step, opts, plan.guide, make, problem)[0]
     assert tune.resampled == 2 and len(calls) == 3
     assert len(set(calls)) == 3  # each attempt is a different draw
 

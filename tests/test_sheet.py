@@ -16,7 +16,7 @@ def test_abc_tune_as_svg_and_musicxml(shipped_folk, tmp_path):
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg and "tunegen folk seed 7" in svg
     xml = music21.converter.parse(piece.save(tmp_path / "t.musicxml"))
     pitches = [p.midi for n in xml.flatten().notes for p in n.pitches]
-    assert pitches == [p.midi for n in piece.tune.score.flatten().notes for p in n.pitches]
+    assert pitches == [p.midi for n in piece.score.flatten().notes for p in n.pitches]
 
 
 def test_midi_piece_as_svg_and_musicxml(tiny_midi_model, tmp_path):

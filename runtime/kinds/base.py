@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..errors import TunegenError
+
+if TYPE_CHECKING:
+    from ..model import StepModel
+    from ..options import Options
+    from ..piece import Piece
+    from ..sampling import Draw, Guide
+
+
+class Plan:
+    """What a kind made of a request once, before drawing: the parsed primer and limits. Each draw
+    gets a fresh guide from it."""
+
+    def guide(self) -> Guide:
+        raise NotImplementedError
 
 
 class Kind:
@@ -19,7 +35,65 @@ class Kind:
     render: ClassVar[dict[str, Any]]  # General MIDI program, tempo in quarter notes per minute
     suffixes: ClassVar[tuple[str, ...]]  # what a piece can be saved as
     keep_suffix: ClassVar[str]  # the file that makes a piece again (radio --keep)
+    collection_suffix: ClassVar[str | None] = None  # a file that holds many pieces, if any
+    options: ClassVar[tuple[str, ...]] = ()  # sampling options only this kind has
 
     def loss_text(self, bits: float) -> str:
         """A loss given in bits, in this kind's unit."""
         return f"{bits * self.loss_scale:.4f} {self.loss_unit}"
+
+    def check(self, opts: Options, model: str) -> None:
+        """Refuse options that mean nothing to this kind (before any default is filled in)."""
+        for name in {"bars", "seconds"} - set(self.options):
+            if getattr(opts, name) is not None:
+                raise TunegenError(f"bars/seconds set a MIDI event model's length; {model} is a "
+                                   f"{self.name} model, whose {self.plural} end themselves "
+                                   "(use max_length to cap them)")
+
+    def prepare(self, step: StepModel, opts: Options, bpm: float) -> Plan:
+        """Parse the primer and set the limits of a request (options resolved)."""
+        raise NotImplementedError
+
+    def primer_notes(self, plan: Plan) -> int:
+        """How many notes of a piece its primer gave."""
+        return 0
+
+    def content(self, plan: Plan, draw: Draw) -> Any:
+        """The kind's own form of a draw (ABC text, notes)."""
+        raise NotImplementedError
+
+    def ending(self, draw: Draw) -> str:
+        """How a draw ended, as its piece reports it."""
+        return draw.ending
+
+    def problem(self, piece: Piece) -> str | None:
+        """Why a drawn piece is unusable (and is drawn again), or None."""
+        return None
+
+    def describe(self, piece: Piece) -> str:
+        """One line about the piece."""
+        raise NotImplementedError
+
+    def announce(self, piece: Piece, number: int, in_file: bool) -> str | None:
+        """What the command line prints for a piece made (`in_file`: its text went to a file)."""
+        return f"{self.noun} {number}: {piece.describe()}"
+
+    def events(self, piece: Piece) -> tuple[list[tuple[float, int, int, int]], float]:
+        """Note on/off events (quarter notes, on, pitch, velocity) and the length in quarters."""
+        raise NotImplementedError
+
+    def music(self, piece: Piece) -> Any:
+        """The piece's notes as `events.Music`, where the kind keeps them so."""
+        return None
+
+    def meter(self, piece: Piece) -> str | None:
+        """The meter to write into a MIDI file, if the piece has one."""
+        return None
+
+    def data(self, piece: Piece, suffix: str) -> bytes | None:
+        """File contents for a suffix only this kind writes (None: not one of its own)."""
+        return None
+
+    def collection(self, pieces: list[Piece]) -> bytes:
+        """Many pieces in one file of `collection_suffix`."""
+        raise NotImplementedError

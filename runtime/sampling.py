@@ -1,0 +1,160 @@
+"""One sampling loop for every model kind, over the Guide a kind supplies.
+
+A Guide follows a piece token by token and says what may come next; the loop asks the model, draws
+among what the guide allows, backs out of a dead end where the guide has a safe point to return to,
+and stops at the end token or a limit. `sample` draws pieces again until the kind finds one usable.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from .errors import TunegenError
+from .model import StepModel
+from .options import MAX_ATTEMPTS, Options
+from .sampler import choose, distribution
+from .stepping import StepRequest, draw
+
+
+class Guide(Protocol):
+    """What a kind tells the sampling loop about the piece so far."""
+
+    max_backoffs: int  # dead ends a draw may back out of (0: a dead end ends the draw)
+
+    def forced(self) -> Sequence[str]:
+        """Tokens that must come next whatever the model says (empty when the model may choose)."""
+
+    def allows(self, token: str) -> bool:
+        """Whether `token` may come next."""
+
+    def can_end(self) -> bool:
+        """Whether the piece may end here."""
+
+    def expand(self, token: str) -> Sequence[str]:
+        """The tokens a sampled token stands for (usually itself)."""
+
+    def push(self, token: str) -> None:
+        """Record one token of the piece."""
+
+    def safe_point(self) -> bool:
+        """Whether what came so far is final: it may be passed on, and a dead end later returns
+        here."""
+
+    def limit(self, token: str) -> str | None:
+        """A reason to stop before `token` (a length limit reached), or None."""
+
+
+@dataclass
+class Draw:
+    """What one run of the loop made: its tokens, how many were sampled, their mean
+    log-probability, and why it stopped: "end" (the model ended it), "length" (max length),
+    "stuck" (no token could follow), or a guide's limit."""
+
+    tokens: list[str]
+    sampled: int
+    mean_logprob: float
+    ending: str
+    guide: Any = None  # as it stood at the end
+
+
+def sampler(model: StepModel, opts: Options, rng: np.random.Generator,
+            guide: Guide) -> Generator[Any, Any, Draw]:
+    """The sampling loop as a coroutine (see `stepping`): it asks for model steps and yields the
+    piece's tokens in chunks as they become final; returns the Draw."""
+    vocab = model.manifest.vocab
+    tokens, end = vocab.tokens, vocab.end
+    logits, state = yield StepRequest(vocab.start, model.zero_state())
+    out: list[str] = []
+    logp, sampled = 0.0, 0
+
+    def feed(toks: Sequence[str]):
+        for tok in toks:
+            guide.push(tok)
+            out.append(tok)
+            yield StepRequest(vocab.index(tok), state)
+
+    def allowed(i: int) -> bool:
+        return guide.can_end() if i == end else i > 2 and guide.allows(tokens[i])
+
+    saved = None  # the piece as it stood at its last safe point, to back off to from a dead end
+    retries = emitted = 0
+    while len(out) < opts.max_length:
+        forced = guide.forced()
+        if forced:
+            ending = guide.limit(forced[0])
+            if ending:
+                break
+            for request in feed(forced):
+                logits, state = yield request
+            continue
+        if guide.safe_point() and (saved is None or saved[0] != len(out)):
+            if guide.max_backoffs:
+                saved = (len(out), logits, list(state), copy.copy(guide), logp, sampled)
+            yield out[emitted:]
+            emitted = len(out)
+        row = logits[0]
+        i = choose(distribution(row, opts.temperature, opts.top_k, opts.top_p), rng, allowed)
+        if i < 0:  # the filtered choices were all refused: take the model's best allowed one
+            i = choose(distribution(row, 1.0), rng, allowed)
+        if i < 0:
+            if saved is None or retries >= guide.max_backoffs:
+                ending = "stuck"
+                break
+            # nothing can follow: sample again from the last safe point
+            retries += 1
+            n, logits, state, guide, logp, sampled = saved
+            state, guide = list(state), copy.copy(guide)
+            del out[n:]
+            continue
+        z = row.astype(np.float64)
+        logp += float(z[i] - z.max() - np.log(np.exp(z - z.max()).sum()))
+        sampled += 1
+        if i == end:
+            ending = "end"
+            break
+        expanded = guide.expand(tokens[i])
+        ending = guide.limit(expanded[0])
+        if ending:
+            break
+        for request in feed(expanded):
+            logits, state = yield request
+    else:
+        ending = "length"
+    yield out[emitted:]
+    return Draw(out, sampled, logp / max(sampled, 1), ending, guide)
+
+
+def sample(model: StepModel, opts: Options, make_guide: Callable[[], Guide],
+           make_piece: Callable[[Draw, int, int], Any], problem: Callable[[Any], str | None],
+           progress: Callable[[], None] | None = None) -> list:
+    """`opts.count` pieces, each the first usable draw: `make_piece(draw, index, attempt)` builds a
+    piece and `problem(piece)` says why it is unusable (or None); unusable draws are drawn again, at
+    most MAX_ATTEMPTS times. With `opts.candidates` above 1 that many are drawn together in one
+    batch and the usable one the model finds likeliest (mean log-probability per token) is kept."""
+    pieces = []
+    for index in range(opts.count):
+        reason = ""
+        for attempt in range(MAX_ATTEMPTS):
+            drawn = draw(model, lambda rng: sampler(model, opts, rng, make_guide()),
+                         [opts.seed, index, attempt], opts.candidates)
+            best = None
+            for d in drawn:
+                piece = make_piece(d, index, attempt)
+                if best is None or piece.mean_logprob > best.mean_logprob:
+                    reason = problem(piece) or ""
+                    if not reason:
+                        best = piece
+            if best is not None:
+                break
+        else:
+            raise TunegenError(f"no usable piece after {MAX_ATTEMPTS} attempts ({reason}); "
+                               "try a lower --temperature or another --seed")
+        pieces.append(best)
+        if progress:
+            progress()
+    return pieces

@@ -24,6 +24,7 @@ _OPEN_CHORD = re.compile(f"\\[(?:{_CHORD_NOTE}){{0,3}}[\\^_=]*")  # at most four
 _OPEN_TUPLET = re.compile(r"\(\d$")
 _LENGTH = re.compile(r"(\d*)(/*)(\d*)")
 _BARLINE_CHARS = frozenset("|:")
+_NOTE_LETTERS = re.compile(r"[A-Ga-g]")
 # the values tunegen's header fields may take (R: is free text in lower case)
 FIELD_VALUES = {
     "M": {"C", "C|"} | {f"{n}/{d}" for n in range(1, 17) for d in (1, 2, 4, 8, 16)},
@@ -81,6 +82,11 @@ _BROKEN = {">": (Fraction(3, 2), Fraction(1, 2)), ">>": (Fraction(7, 4), Fractio
            "<": (Fraction(1, 2), Fraction(3, 2)), "<<": (Fraction(1, 4), Fraction(7, 4))}
 
 
+# scanner state between tokens: (total, tuplet_left, tuplet_scale, tuplet_size, pending_next,
+# last, note_end)
+_START = (Fraction(0), 0, Fraction(1), 0, Fraction(1), Fraction(0), -1)
+
+
 def bar_units(text: str, strict: bool = False, partial: bool = False) -> Fraction:
     """Total length of the notes in `text` (one bar, no barlines) in unit lengths.
 
@@ -88,18 +94,26 @@ def bar_units(text: str, strict: bool = False, partial: bool = False) -> Fractio
     construct cut off by the end of the text (an accidental, `(`, an open chord) is no error, so a
     half-written bar can be checked as it grows. Without `strict`, unknown characters are skipped.
     """
-    total = Fraction(0)
-    i, n = 0, len(text)
-    tuplet_left, tuplet_scale, tuplet_size = 0, Fraction(1), 0
-    pending_next = Fraction(1)  # broken-rhythm factor for the next note
-    last = Fraction(0)  # the previous note's length, for broken rhythm
-    note_end = -1  # where the previous note ended: broken rhythm and ties must follow at once
+    return scan(text, 0, _START, strict, partial)[0]
+
+
+def scan(text: str, i: int, state: tuple, strict: bool, partial: bool) -> tuple[Fraction, tuple[int, tuple]]:
+    """`bar_units` of `text` scanned from `i` with the scanner `state` there; returns the total and
+    (the position where the last token starts, the state there): text that only grows after that
+    point may be scanned again from it, not from the bar's start."""
+    total, tuplet_left, tuplet_scale, tuplet_size, pending_next, last, note_end = state
+    n = len(text)
+    resume = (i, state)
 
     def bad(msg: str, cut_off: bool = False) -> None:
         if strict and not (partial and cut_off):
             raise AbcSyntaxError(msg)
 
+    skipped = False  # the last character was passed over: no token starts after it
     while i < n:
+        if not skipped:
+            resume = (i, (total, tuplet_left, tuplet_scale, tuplet_size, pending_next, last, note_end))
+        skipped = False
         ch = text[i]
         if ch in " \t\n":
             i += 1
@@ -117,7 +131,7 @@ def bar_units(text: str, strict: bool = False, partial: bool = False) -> Fractio
                 bad("tuplet inside a tuplet")
             if not m or int(m.group(1)) not in _TUPLET_TIME:
                 bad(f"unsupported tuplet or slur at {text[i:i + 4]!r}", cut_off=i == n - 1)
-                i += 1
+                i, skipped = i + 1, True
                 continue
             tuplet_left, tuplet_scale = int(m.group(1)), _TUPLET_TIME[int(m.group(1))]
             tuplet_size = tuplet_left
@@ -136,13 +150,13 @@ def bar_units(text: str, strict: bool = False, partial: bool = False) -> Fractio
             end = text.find("]", i)
             if end < 0:
                 bad("unclosed chord", cut_off=_OPEN_CHORD.fullmatch(text, i) is not None)
-                return total
+                return total, resume
             inner = text[i + 1:end]
             m = _NOTE.match(inner)
             if not m or not _CHORD_NOTES.fullmatch(inner):
                 bad(f"bad chord {text[i:end + 1]!r}")
                 if not m:
-                    i = end + 1
+                    i, skipped = end + 1, True
                     continue
             length = _note_length(*m.group(2, 3, 4))
             m2 = _LENGTH.match(text, end + 1)
@@ -154,7 +168,7 @@ def bar_units(text: str, strict: bool = False, partial: bool = False) -> Fractio
             m = _NOTE.match(text, i)
             if not m:
                 bad(f"unexpected {ch!r}", cut_off=re.fullmatch(r"\^\^?|__?|=", text[i:]) is not None)
-                i += 1
+                i, skipped = i + 1, True
                 continue
             if not _length_ok(*m.group(2, 3, 4), trailing=m.end() == n):
                 bad(f"odd note length {m.group(0)!r}")
@@ -170,7 +184,7 @@ def bar_units(text: str, strict: bool = False, partial: bool = False) -> Fractio
         total += length
         last = length
         note_end = i
-    return total
+    return total, resume
 
 
 def field_ok(name: str, value: str) -> bool:
@@ -215,6 +229,26 @@ def split_bars(body: str) -> list[tuple[str, str]]:
         i += 1
     out.append(("".join(cur), ""))
     return out
+
+
+def tune_problem(text: str) -> str | None:
+    """Why an ABC tune (header and body) is not one tunegen can read, or None: every header field
+    valid, a meter and a key, and every bar's notes readable with at least one note in all. This is
+    the project's own check, stricter than music21's reader (a test holds the two together)."""
+    fields, body = split_header(text)
+    for name, value in fields.items():
+        if name in FIELD_VALUES and value not in FIELD_VALUES[name]:
+            return f"header field {name}:{value} is not one tunegen reads"
+    if "K" not in fields or "M" not in fields:
+        return "no K: or M: field"
+    if not _NOTE_LETTERS.search(body):
+        return "no notes"
+    try:
+        for bar, _ in split_bars(body.replace("\n", " ")):
+            bar_units(bar, strict=True)
+    except AbcSyntaxError as e:
+        return f"unreadable ABC ({e})"
+    return None
 
 
 @dataclass
@@ -269,6 +303,12 @@ class BarGuide:
         self._line = ""
         self._barline: str | None = None
         self._primed = False
+        self._reset_scan()
+
+    def _reset_scan(self) -> None:
+        self._resume: tuple | None = None  # where to scan the bar on from, and the scanner there
+        self._resume_at = 0  # the bar's length when `_resume` was taken
+        self._resume_whole = False
 
     def _next_fields(self) -> list[str]:
         """Fields that may start the next header line: up to the first required or fixed one."""
@@ -326,7 +366,7 @@ class BarGuide:
                 return False
         elif ch in _BARLINE_CHARS:
             try:
-                units = bar_units(self.bar_text, strict=True)
+                units = self._units(self.bar_text, partial=False)
             except AbcSyntaxError:
                 return False
             if units == 0:
@@ -336,9 +376,24 @@ class BarGuide:
             # a part may end short on a repeat; the next bar then completes it
             return ch == ":" and self.target == self.bar_len and self.bar_len / 2 <= units
         try:
-            return bar_units(self.bar_text + ch, strict=True, partial=True) <= self.target
+            return self._units(self.bar_text + ch, partial=True) <= self.target
         except AbcSyntaxError:
             return False
+
+    def _units(self, text: str, partial: bool) -> Fraction:
+        """Strict `bar_units` of the bar so far (`text` is it, or it and one character more),
+        scanned on from where its last token starts: O(1) per character, not O(bar)."""
+        if self._resume_at != len(self.bar_text):
+            start = self._resume or (0, _START)
+            try:
+                self._resume = scan(self.bar_text, *start, strict=True, partial=True)[1]
+            except AbcSyntaxError:
+                self._resume = None  # read this bar whole from now on: the old way, always right
+                self._resume_whole = True
+            self._resume_at = len(self.bar_text)
+        if self._resume_whole or self._resume is None:
+            return bar_units(text, strict=True, partial=partial)
+        return scan(text, *self._resume, strict=True, partial=partial)[0]
 
     def safe_point(self) -> bool:
         """Whether a barline was just written (a safe point to sample again from)."""
@@ -355,7 +410,7 @@ class BarGuide:
         if self._barline is not None:
             return self._barline in BARLINES
         try:
-            return bar_units(self.bar_text, strict=True) == self.target == self.bar_len
+            return self._units(self.bar_text, partial=False) == self.target == self.bar_len
         except AbcSyntaxError:
             return False
 
@@ -407,3 +462,4 @@ class BarGuide:
             self.target = self.bar_len
         self.bars += 1
         self.bar_text = ""
+        self._reset_scan()

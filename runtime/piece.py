@@ -31,7 +31,7 @@ class Piece:
     ending: str = "end"  # "end" (the model ended it), or the limit that stopped it
     candidates: int = 1  # sampled together; this is the one the model found likeliest
     primer_notes: int = 0
-    score: Any = field(default=None, repr=False)  # a music21 score, where the kind parses one
+    _score: Any = field(default=None, repr=False)  # the music21 score, once made
     _audio: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -54,6 +54,13 @@ class Piece:
     def music(self):
         """The notes of a MIDI event piece (None for an ABC tune, whose notes are in its score)."""
         return self.kind.music(self)
+
+    @property
+    def score(self):
+        """The piece as a music21 score (made on first use: music21 is slow to import and parse)."""
+        if self._score is None:
+            self._score = self.kind.score(self)
+        return self._score
 
     @property
     def seconds(self) -> float:

@@ -87,3 +87,34 @@ def test_guide_refuses_unknown_header_values():
     assert not g.allows("\n")  # 6/ is no meter
     g.push("8")
     assert g.allows("\n")
+
+
+def test_guide_scans_a_growing_bar_as_a_whole_scan_would():
+    """The guide reads a bar on from its last token, not from the start: the same verdicts and
+    lengths as scanning the whole bar, on random text of ABC's characters."""
+    import random
+
+    from tunegen.runtime.abc import AbcSyntaxError, BarGuide, bar_units
+
+    def whole(text, partial):
+        try:
+            return bar_units(text, strict=True, partial=partial)
+        except AbcSyntaxError:
+            return "error"
+
+    alphabet = list("ABCDEFGabcdefgzx^_=',/23468[]()<>- ")
+    rnd, checked = random.Random(7), 0
+    for _ in range(300):
+        guide = BarGuide()
+        guide.in_body, guide.bars, guide.bar_len, guide.target = True, 1, 8, 8
+        for _ in range(rnd.randint(1, 25)):
+            for ch in alphabet:
+                for partial, text in ((True, guide.bar_text + ch), (False, guide.bar_text)):
+                    try:
+                        got = guide._units(text, partial)
+                    except AbcSyntaxError:
+                        got = "error"
+                    assert got == whole(text, partial), (text, partial)
+                    checked += 1
+            guide.bar_text += rnd.choice(alphabet)
+    assert checked > 100_000

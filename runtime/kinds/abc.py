@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..abc import HEADER_FIELDS, BarGuide
+from ..abc import HEADER_FIELDS, BarGuide, tune_problem
 from ..errors import PrimerError, TunegenError
 from .base import Kind, Plan
 
@@ -73,12 +73,20 @@ class AbcKind(Kind):
         return "".join(draw.tokens).strip()
 
     def problem(self, piece) -> str | None:
+        # the project's own reader, not music21's: a parse costs more than sampling the tune, and
+        # a test holds the two together on thousands of tunes; music21 reads a tune only when a
+        # score is asked for (rendering, MusicXML)
         if piece.ending == "stuck":
             return "sampling reached a dead end"
+        return tune_problem(self.document(piece))
+
+    def score(self, piece):
         from ..score import parse_abc
 
-        piece.score, problem = parse_abc(self.document(piece))
-        return problem
+        score, problem = parse_abc(self.document(piece))
+        if problem:
+            raise TunegenError(f"music21 cannot read tune seed {piece.seed}: {problem}")
+        return score
 
     def document(self, piece, number: int = 1) -> str:
         """A complete ABC tune with reference number and title."""

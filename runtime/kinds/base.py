@@ -70,6 +70,10 @@ class Kind:
         """Why a drawn piece is unusable (and is drawn again), or None."""
         return None
 
+    def score(self, piece: Piece) -> Any:
+        """The piece as a music21 score."""
+        raise NotImplementedError
+
     def describe(self, piece: Piece) -> str:
         """One line about the piece."""
         raise NotImplementedError

@@ -118,11 +118,16 @@ class MidiKind(Kind):
     def meter(self, piece) -> str | None:
         return piece.content.meters[0][1]
 
+    def score(self, piece):
+        from ..sheet import music_score
+
+        return music_score(piece.content, piece.model.bpm)
+
     def data(self, piece, suffix: str) -> bytes | None:
         if suffix in (".svg", ".musicxml"):
-            from ..sheet import music_score, musicxml, musicxml_svg
+            from ..sheet import musicxml, musicxml_svg
 
-            data = musicxml(music_score(piece.content, piece.model.bpm))
+            data = musicxml(piece.score)
             return musicxml_svg(data) if suffix == ".svg" else data
         return None
 

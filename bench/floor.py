@@ -1,0 +1,89 @@
+"""The runtime against its floor: for both shipped models, the bare step per token (invoke and
+state), the whole `generate` per token, their ratio, and where the rest goes (guide, sampling,
+validation, other), measured warm through the Python API in one run.
+
+Run: .venv/bin/python bench/floor.py [--seeds 15]
+Last line: `overhead_vs_step: <the larger of the two ratios>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import platform
+import pstats
+import statistics
+import time
+
+import numpy as np
+
+import tunegen
+
+# where profiled time is counted: by the file a function lives in (first match wins)
+PARTS = (("step", ("runtime/model.py", "interpreter.py", "_pywrap")), ("guide", ("runtime/abc.py", "runtime/events.py")),
+         ("sampling", ("runtime/sampler.py", "runtime/sampling.py", "numpy")),
+         ("validation", ("runtime/score.py", "music21")))
+
+
+def bare_step(step, tokens: int = 400, runs: int = 7) -> float:
+    """Median seconds per step of the graph alone, feeding back its likeliest token."""
+    out = []
+    for _ in range(runs):
+        state, tok = step.zero_state(), np.array([1])
+        t = time.perf_counter()
+        for _ in range(tokens):
+            logits, state = step.step(tok, state)
+            tok = np.array([int(logits[0].argmax())])
+        out.append((time.perf_counter() - t) / tokens)
+    return statistics.median(out)
+
+
+def shares(model, seeds: range) -> dict[str, float]:
+    """Share of a profiled generate's own time spent in each part."""
+    prof = cProfile.Profile()
+    prof.enable()
+    for s in seeds:
+        model.generate(seed=s)
+    prof.disable()
+    totals = dict.fromkeys([p for p, _ in PARTS] + ["other"], 0.0)
+    for (file, _, _), (_, _, tottime, _, _) in pstats.Stats(prof).stats.items():
+        part = next((p for p, keys in PARTS if any(k in file for k in keys)), "other")
+        totals[part] += tottime
+    whole = sum(totals.values()) or 1.0
+    return {p: t / whole for p, t in totals.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=15)
+    args = ap.parse_args()
+    print(f"cpu: {platform.processor() or platform.machine()}; {_cpu_name()}")
+    ratios = {}
+    print(f"{'model':<6} {'bare step':>10} {'generate/token':>15} {'ratio':>6}   where the rest goes (profiled)")
+    for name in ("folk", "piano"):
+        model = tunegen.load(name)
+        model.generate(seed=0)
+        bare = bare_step(model.step)
+        per = []
+        for s in range(1, args.seeds + 1):
+            t = time.perf_counter()
+            piece = model.generate(seed=s)
+            per.append((time.perf_counter() - t) / len(piece.tokens))
+        ratios[name] = statistics.median(per) / bare
+        split = ", ".join(f"{p} {v:.0%}" for p, v in shares(model, range(1, 6)).items())
+        print(f"{name:<6} {bare * 1e6:>8.0f} µs {statistics.median(per) * 1e6:>12.0f} µs {ratios[name]:>6.2f}   {split}")
+    print(f"overhead_vs_step: {max(ratios.values()):.2f}")
+
+
+def _cpu_name() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+if __name__ == "__main__":
+    main()

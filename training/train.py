@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tunegen.runtime import kinds
+from tunegen.runtime.kinds.base import Kind
 from tunegen.runtime.manifest import write_atomic
 from tunegen.runtime.vocab import Vocabulary
 
@@ -82,22 +84,13 @@ def _save_keras(model, path: Path) -> None:
                               "free some space and run the same command to resume") from None
 
 
-UNITS = {"abc": ("bits/char", 1.0), "midi": ("nats/token", math.log(2))}
-
-
-def loss_text(kind: str, bits: float) -> str:
-    """A validation figure in the unit of its model kind (bits/char or nats/token)."""
-    unit, scale = UNITS[kind]
-    return f"{bits * scale:.4f} {unit}"
-
-
 def evaluate_bits(model, tunes: list, vocab: Vocabulary, batch: int = 32) -> float:
     """Bits per token of `tunes` (texts or token lists), each read whole from its start token."""
     return evaluate_ids(model, padded_tunes(tunes, vocab), batch)
 
 
 def run_scorer(run: Path):
-    """(kind, vocabulary, score) of a run folder's best model, where score(pieces) is bits/token."""
+    """(runtime kind, vocabulary, score) of a run folder's best model, where score(pieces) is bits/token."""
     import keras
 
     from tunegen.runtime.errors import ModelError
@@ -107,14 +100,15 @@ def run_scorer(run: Path):
         raise ModelError(f"{run}: no trained model.keras yet")
     vocab = Vocabulary(tuple(cfg["vocab"]))
     net = keras.models.load_model(Path(run) / "model.keras")
-    return cfg["train"].get("kind", "abc"), vocab, lambda pieces: evaluate_bits(net, pieces, vocab)
+    return kinds.get(cfg["train"].get("kind", "abc")), vocab, lambda pieces: evaluate_bits(net, pieces, vocab)
 
 
-def calibration_sample(tunes: list, seed: int, count: int = 32) -> list:
-    """A few training pieces, kept in the run folder to calibrate full-int8 export with real data."""
-    rng = np.random.default_rng(seed)
-    picks = rng.choice(len(tunes), min(count, len(tunes)), replace=False)
-    return [tunes[int(i)] for i in sorted(picks)]
+def calibration_sample(cache, seed: int, count: int = 32) -> list:
+    """A few training pieces of a token cache, kept in the run folder to calibrate full-int8 export
+    with real data."""
+    train_idx = cache.split()[0]
+    picks = np.random.default_rng(seed).choice(len(train_idx), min(count, len(train_idx)), replace=False)
+    return [cache.piece(int(train_idx[i])) for i in sorted(picks)]
 
 
 def evaluate_ids(model, seqs: list[np.ndarray], batch: int = 32, distributed: bool = False) -> float:
@@ -128,7 +122,7 @@ def evaluate_ids(model, seqs: list[np.ndarray], batch: int = 32, distributed: bo
     return total / max(count, 1)
 
 
-def save_loss_curve(history: list[dict], kind: str, path: Path) -> None:
+def save_loss_curve(history: list[dict], kind: Kind, path: Path) -> None:
     """Train and validation loss against steps, as a PNG (written atomically)."""
     import io
 
@@ -137,7 +131,7 @@ def save_loss_curve(history: list[dict], kind: str, path: Path) -> None:
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    unit, scale = UNITS[kind]
+    unit, scale = kind.loss_unit, kind.loss_scale
     fig = Figure(figsize=(6, 3.5), dpi=100)
     ax = fig.add_subplot()
     steps = [h["steps"] for h in history]
@@ -167,8 +161,7 @@ def train(cfg: TrainConfig, out: Path, console=None) -> RunState:
 
     console = console or Console()
     out = Path(out)
-    if cfg.kind not in UNITS:
-        raise ValueError(f"unknown model kind {cfg.kind!r}; use one of {', '.join(UNITS)}")
+    kind = kinds.get(cfg.kind)
     with Progress(TextColumn("reading corpus"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console, transient=True) as bar:
         def progress(total):
@@ -232,8 +225,7 @@ def train(cfg: TrainConfig, out: Path, console=None) -> RunState:
                                     "valid": len(valid_idx), "skipped": cache.meta["skipped"],
                                     "cache": str(cache.path)})
     _json(run_dir / "valid.json", [cache.piece(int(i)) for i in valid_idx])
-    picks = np.random.default_rng(cfg.seed).choice(len(train_idx), min(32, len(train_idx)), replace=False)
-    _json(run_dir / "calibration.json", [cache.piece(int(train_idx[i])) for i in sorted(picks)])
+    _json(run_dir / "calibration.json", calibration_sample(cache, cfg.seed))
     console.print(placement.line)
     lstms = [layer for layer in model.layers if isinstance(layer, keras.layers.LSTM)]
     problems = sorted({p for layer in lstms for p in cudnn_problems(layer)})
@@ -242,7 +234,7 @@ def train(cfg: TrainConfig, out: Path, console=None) -> RunState:
                   + ("qualify for cuDNN on a GPU" if not problems else f"miss cuDNN ({', '.join(problems)})")
                   + f"; global batch {global_batch} ({placement.replicas} replica(s))")
 
-    unit, scale = UNITS[cfg.kind]
+    unit, scale = kind.loss_unit, kind.loss_scale
     valid_seqs = [cache.ids(int(i)) for i in valid_idx]
     windows = WindowIndex(cache, train_idx, cfg.seq_len)
     per_epoch = max(len(windows) // global_batch, 1)
@@ -311,8 +303,8 @@ def train(cfg: TrainConfig, out: Path, console=None) -> RunState:
         if state.epoch >= cfg.epochs:
             state.finished = True
         _json(state_path, asdict(state))
-        save_loss_curve(state.history, cfg.kind, run_dir / "loss.png")
-        console.print(f"epoch {state.epoch}: {state.steps} steps, validation {loss_text(cfg.kind, bits)}, "
+        save_loss_curve(state.history, kind, run_dir / "loss.png")
+        console.print(f"epoch {state.epoch}: {state.steps} steps, validation {kind.loss_text(bits)}, "
                       f"{rate:,.0f} tokens/s" + (" (best)" if improved else ""))
     if state.finished and not best_path.exists():
         shutil.copy(ckpt_path, best_path)
@@ -321,6 +313,6 @@ def train(cfg: TrainConfig, out: Path, console=None) -> RunState:
                                      "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")})
     if not placement.chief:
         shutil.rmtree(run_dir, ignore_errors=True)
-    console.print(f"done: best validation {loss_text(cfg.kind, state.best_bits)} at epoch {state.best_epoch}; "
+    console.print(f"done: best validation {kind.loss_text(state.best_bits)} at epoch {state.best_epoch}; "
                   f"model in {best_path}")
     return state

@@ -69,11 +69,46 @@ def test_step_graph_matches_keras_step_by_step(tiny_run, tiny_model):
 
 
 def test_export_refuses_a_run_folder_without_a_model(tmp_path):
-    from tunegen.export.export import read_run
+    from tunegen.export.export import export_run
     from tunegen.runtime.errors import ModelError
 
     with pytest.raises(ModelError, match="not a trained run folder"):
-        read_run(tmp_path)
+        export_run(tmp_path, tmp_path / "m")
+
+
+def test_a_run_folder_of_the_old_layout_exports_evaluates_and_resumes(tiny_run, tmp_path, small_corpus):
+    """A folder written before the format was recorded: no `format`, no `calibration.json`, and a
+    config without the options added since (strategy, precision)."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from tunegen.export.export import export_run
+    from tunegen.runtime.cli import main_app
+    from tunegen.runtime.manifest import Manifest
+    from tunegen.training.run import RunFolder
+    from tunegen.training.train import TrainConfig, train
+
+    old = tmp_path / "old"
+    shutil.copytree(tiny_run, old)
+    cfg = json.loads((old / "config.json").read_text())
+    assert cfg.pop("format") == 2
+    for added in ("strategy", "precision"):
+        del cfg["train"][added]
+    (old / "config.json").write_text(json.dumps(cfg))
+    (old / "calibration.json").unlink()
+    run = RunFolder.load(old, trained=True)
+    assert run.format == 1 and run.config.strategy == "auto" and run.kind.name == "abc-char"
+    assert run.calibration() is None and run.state().steps == 24
+    export_run(old, tmp_path / "m", ("int8",))  # calibrated on pieces drawn again from the cache
+    assert Manifest.load(tmp_path / "m.json").provenance["config"]["units"] == 48
+    r = CliRunner().invoke(main_app(), ["eval", str(old), str(small_corpus)])
+    assert r.exit_code == 0 and "bits/char over" in r.stdout, r.output
+    before = run.state()
+    state = train(TrainConfig(**{**cfg["train"], "epochs": 3, "max_steps": 30}), old)
+    assert state.steps == 30 and state.epoch == before.epoch + 1
+    assert [h["epoch"] for h in state.history] == list(range(1, state.epoch + 1))
+    assert json.loads((old / "config.json").read_text())["format"] == 2
 
 
 def test_killed_training_resumes_from_its_last_checkpoint(tmp_path, small_corpus):

@@ -193,6 +193,13 @@ def build_cache(spec: str, kind: str, valid_percent: int = 10, max_chars: int = 
     return TokenCache(path, meta)
 
 
+def calibration_pieces(cache: TokenCache, seed: int, count: int = 32) -> list:
+    """A few training pieces of a cache, drawn by `seed`: what full-int8 export calibrates on."""
+    train_idx = cache.split()[0]
+    picks = np.random.default_rng(seed).choice(len(train_idx), min(count, len(train_idx)), replace=False)
+    return [cache.piece(int(train_idx[i])) for i in sorted(picks)]
+
+
 class _Serial:
     """A stand-in for a process pool that maps in this process (small corpora)."""
 

@@ -41,26 +41,12 @@ RunOutOpt = Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkp
 
 def _train(out: Path, **options) -> None:
     _train_import()
-    from tunegen.training.train import TrainConfig, train
-
-    cfg = TrainConfig(**options)
-    from tunegen.training.devices import PRECISIONS, STRATEGIES
-
-    if cfg.strategy not in STRATEGIES:
-        fail(f"unknown strategy {cfg.strategy!r}; use one of {', '.join(STRATEGIES)}")
-    if cfg.precision not in PRECISIONS:
-        fail(f"unknown precision {cfg.precision!r}; use one of {', '.join(PRECISIONS)}")
-    if min(cfg.layers, cfg.units, cfg.embedding, cfg.epochs, cfg.batch_size, cfg.seq_len) < 1 \
-            or not 0 <= cfg.dropout < 1 or cfg.lr <= 0 or not 0 <= cfg.transpose <= 12:
-        fail("sizes, epochs, batch size and sequence length must be positive, dropout in [0, 1), "
-              "lr > 0, transpose 0-12")
-    from tunegen.training.train import CheckpointError
+    from tunegen.training.train import CheckpointError, TrainConfig, train
 
     try:
-        train(cfg, out)
+        train(TrainConfig(**options), out)  # the config checks every option
     except CheckpointError as e:
         fail(str(e))
-
     except KeyboardInterrupt:
         typer.echo(f"\ninterrupted: finished epochs are saved in {out}; run the same command to resume",
                    err=True)
@@ -114,13 +100,13 @@ def eval_cmd(
     from tunegen.runtime import kinds
     from tunegen.runtime.errors import CorpusError
     from tunegen.training.cache import build_cache, reasons
+    from tunegen.training.run import RunFolder
 
-    run = Path(model)
-    if run.is_dir() and (run / "config.json").exists():
+    if RunFolder.is_run(Path(model)):
         _train_import()
         from tunegen.training.train import run_scorer
 
-        kind, vocab, score = run_scorer(run)
+        kind, vocab, score = run_scorer(Path(model))
     else:
         from tunegen.export.parity import step_bits
         from tunegen.runtime.model import load_model

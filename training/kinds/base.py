@@ -44,6 +44,7 @@ class TrainingKind:
     kind: ClassVar[Kind]
     tokenizer: ClassVar[str]  # bump when what a piece's symbols mean changes: old caches are rebuilt
     files_text: ClassVar[str]  # what a corpus of this kind holds, for "holds no ..." messages
+    transposes: ClassVar[bool] = False  # whether `transpose_table` moves its pieces to other keys
 
     def files(self, spec: str) -> list[Path]:
         """The files of a corpus spec: a file, a folder or bundled collection names (comma-separated)."""
@@ -80,6 +81,10 @@ class TrainingKind:
 
     def vocabulary(self, symbols: set[int]) -> Vocabulary:
         """The vocabulary of a corpus whose pieces hold `symbols`."""
+        raise NotImplementedError
+
+    def transpose_table(self, vocab: Vocabulary, shift: int) -> np.ndarray:
+        """Token id -> token id moving a piece by `shift` semitones (kinds that `transposes`)."""
         raise NotImplementedError
 
     def piece(self, tokens: list[str]) -> Piece:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from tunegen.runtime import kinds
-from tunegen.runtime.events import TOKENIZER, encode, event_vocabulary
+from tunegen.runtime.events import TOKENIZER, encode, event_vocabulary, transpose_table
 from tunegen.runtime.score import NotMusic, read_music
 from tunegen.runtime.vocab import Vocabulary
 
@@ -58,6 +58,7 @@ class MidiTraining(TrainingKind):
     kind = kinds.get("midi-event")
     tokenizer = TOKENIZER
     files_text = "MIDI or score files"
+    transposes = True
 
     def __init__(self) -> None:
         self.events = event_vocabulary()
@@ -79,6 +80,9 @@ class MidiTraining(TrainingKind):
 
     def vocabulary(self, symbols: set[int]) -> Vocabulary:
         return self.events
+
+    def transpose_table(self, vocab: Vocabulary, shift: int) -> np.ndarray:
+        return np.asarray(transpose_table(vocab, shift), np.int32)
 
 
 TRAINING = MidiTraining()

@@ -125,7 +125,9 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path, small_corpus
         time.sleep(0.5)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    done = json.loads(state.read_text())["epoch"]
+    from tunegen.training.run import RunFolder
+
+    done = RunFolder.load(out).state().epoch  # the checkpoint's own: it may be ahead of state.json
     assert done >= 1
     res = subprocess.run(cmd + ["--epochs", str(done + 1)],
                          capture_output=True, text=True, timeout=300, env=dict(os.environ, COLUMNS="300"))
@@ -134,3 +136,30 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path, small_corpus
     after = json.loads(state.read_text())
     assert after["epoch"] == done + 1 and after["finished"]
     assert [h["epoch"] for h in after["history"]] == list(range(1, done + 2))
+
+
+def test_a_kill_between_checkpoint_and_state_resumes_with_the_checkpoints_steps(tmp_path, small_corpus):
+    """Killed after checkpoint.keras was replaced but before state.json was: the rerun goes on from
+    the checkpoint's epoch and steps, and the temporary files of the killed run are gone."""
+    import io
+    import shutil
+
+    from rich.console import Console
+
+    from tunegen.training.train import TrainConfig, train
+
+    out = tmp_path / "run"
+    cfg = dict(corpus=str(small_corpus), embedding=8, units=24, layers=1, dropout=0.0, batch_size=8,
+               seq_len=32, lr=1e-2, patience=50)
+    train(TrainConfig(**cfg, epochs=1, max_steps=3), out)
+    shutil.copy(out / "state.json", tmp_path / "state-1.json")
+    train(TrainConfig(**cfg, epochs=2, max_steps=6), out)
+    shutil.copy(tmp_path / "state-1.json", out / "state.json")  # as if killed before writing it
+    for stale in (".checkpoint.tmp.keras", ".state.json.x1y2.tmp"):
+        (out / stale).write_bytes(b"half written")
+    log = io.StringIO()
+    state = train(TrainConfig(**cfg, epochs=3, max_steps=9), out, console=Console(file=log, width=300))
+    assert f"resuming {out} after epoch 2 (6 steps)" in log.getvalue()
+    assert state.steps == 9 and [h["epoch"] for h in state.history] == [1, 2, 3]
+    assert json.loads((out / "state.json").read_text())["steps"] == 9
+    assert not list(out.glob(".*.tmp*"))

@@ -192,11 +192,11 @@ def test_a_full_disk_while_checkpointing_keeps_the_previous_checkpoint(tmp_path)
     import errno
 
     from tunegen.training.model import ModelConfig, build_model
-    from tunegen.training.train import CheckpointError, _save_keras
+    from tunegen.training.run import CheckpointError, save_keras
 
     model = build_model(ModelConfig(20, 4, 8, 1, 0.0))
     path = tmp_path / "checkpoint.keras"
-    _save_keras(model, path)
+    save_keras(model, path)
     before = path.read_bytes()
 
     def no_space(self_path, *a, **k):
@@ -205,6 +205,6 @@ def test_a_full_disk_while_checkpointing_keeps_the_previous_checkpoint(tmp_path)
 
     model.save = no_space  # the disk fills up halfway through writing (no real full disk here)
     with pytest.raises(CheckpointError, match="No space left on device.*the previous one is intact"):
-        _save_keras(model, path)
+        save_keras(model, path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.keras"]

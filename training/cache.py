@@ -1,4 +1,6 @@
-"""A tokenized corpus on disk, made once per corpus content and tokenizer version.
+"""A tokenized corpus on disk, made once per corpus content and tokenizer version: the one way a
+corpus is read (discover, key, read, write), for training, eval and export calibration alike. What
+differs between kinds comes from the kind's training module (`training/kinds`).
 
 Ingestion reads files in parallel worker processes and streams each kept piece into one flat file
 of uint16 symbols (an ABC tune's characters as code points, a MIDI piece's event ids) with an index

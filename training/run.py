@@ -5,13 +5,15 @@
 
 Files: `config.json` (format, settings, model sizes, vocabulary, tokenizer), `vocab.json`,
 `corpus.json`, `valid.json`, `calibration.json`, `state.json`, `summary.json`, `model.keras` (best),
-`checkpoint.keras` (latest), `logs/`, `loss.png`. Folders written before the format was recorded
+`checkpoint.keras` (latest, with the state of its epoch inside), `logs/`, `loss.png`. Folders written before the format was recorded
 (format 1) hold the same files and load the same way.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from .config import TrainConfig
 from .model import ModelConfig
 
 RUN_FORMAT = 2  # 1: folders from before `format` was written in config.json (the same layout)
+STATE_ENTRY = "tunegen-state.json"  # the state inside checkpoint.keras (a zip)
 
 
 @dataclass
@@ -42,6 +45,28 @@ class RunState:
 
 def write_json(path: Path, obj) -> None:
     write_atomic(path, (json.dumps(obj, indent=1) + "\n").encode())
+
+
+class CheckpointError(OSError):
+    """A checkpoint could not be written (a full disk, say); the previous one is intact."""
+
+
+def save_keras(model, path: Path, state: RunState | None = None) -> None:
+    """Save through a temporary file and a rename: a failed write leaves the previous file whole.
+    A `state` is written into the same file, so the one rename makes weights and progress current
+    together."""
+    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    try:
+        model.save(tmp)
+        if state is not None:
+            with zipfile.ZipFile(tmp, "a") as z:
+                z.writestr(STATE_ENTRY, json.dumps(asdict(state)))
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise CheckpointError(f"could not write {path.name} ({e.strerror or e}); "
+                              f"{'the previous one is intact' if path.exists() else 'nothing was written'}: "
+                              "free some space and run the same command to resume") from None
 
 
 @dataclass
@@ -109,12 +134,28 @@ class RunFolder:
         return json.loads(path.read_text()) if path.exists() else None
 
     def state(self) -> RunState | None:
-        """The progress saved after the last finished epoch, or None before the first."""
+        """The progress of the last finished epoch, or None before the first: the one saved inside
+        the checkpoint (it goes with its weights even when a kill came before state.json was
+        written), else state.json (folders that predate it)."""
+        try:
+            with zipfile.ZipFile(self.checkpoint_path) as z:
+                return RunState(**json.loads(z.read(STATE_ENTRY)))
+        except (OSError, KeyError, zipfile.BadZipFile):
+            pass
         path = self.path / "state.json"
         return RunState(**json.loads(path.read_text())) if path.exists() else None
 
-    def save_state(self, state: RunState) -> None:
+    def save_checkpoint(self, model, state: RunState) -> None:
+        """The latest weights with their progress, then `state.json` for people and tools to read."""
+        save_keras(model, self.checkpoint_path, state)
         write_json(self.path / "state.json", asdict(state))
+
+    @staticmethod
+    def remove_stale(path: Path) -> None:
+        """Remove the temporary files a killed run left (`.checkpoint.tmp.keras`, `.state.json.*.tmp`)."""
+        for stale in Path(path).glob(".*.tmp*"):
+            if stale.is_file():
+                stale.unlink(missing_ok=True)
 
     def summary(self) -> dict:
         """The finished run's best figure, epoch and steps ({} before it finishes)."""

@@ -8,7 +8,6 @@ interruption, early stopping on validation.
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import time
 from dataclasses import dataclass, fields
@@ -23,30 +22,13 @@ from tunegen.runtime.vocab import Vocabulary
 
 from .config import ConfigError, TrainConfig
 from .model import ModelConfig, build_model
-from .run import RunFolder, RunState
+from .run import CheckpointError, RunFolder, RunState, save_keras
 from .windows import bits_per_char, length_batches, padded_tunes
 
 __all__ = ["CheckpointError", "ConfigError", "RunState", "TrainConfig", "train"]
 
 # Options that may change between a run and its resumption; any other change is a new run.
 _RESUMABLE = {"epochs", "max_steps", "patience", "strategy", "precision"}
-
-
-class CheckpointError(OSError):
-    """A checkpoint could not be written (a full disk, say); the previous one is intact."""
-
-
-def _save_keras(model, path: Path) -> None:
-    """Save through a temporary file and a rename: a failed write leaves the previous file whole."""
-    tmp = path.with_name(f".{path.stem}.tmp.keras")
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise CheckpointError(f"could not write {path.name} ({e.strerror or e}); "
-                              f"{'the previous one is intact' if path.exists() else 'nothing was written'}: "
-                              "free some space and run the same command to resume") from None
 
 
 def evaluate_bits(model, tunes: list, vocab: Vocabulary, batch: int = 32) -> float:
@@ -144,6 +126,8 @@ def prepare(cfg: TrainConfig, out: Path, console) -> Prepared:
 
         run_dir = Path(tempfile.mkdtemp(prefix="tunegen-worker-"))
     run_dir.mkdir(parents=True, exist_ok=True)  # only once there is something to train on
+    if placement.chief:
+        RunFolder.remove_stale(run_dir)
     mcfg = ModelConfig(len(cache.vocab), cfg.embedding, cfg.units, cfg.layers, cfg.dropout)
     run = RunFolder(run_dir, cfg, mcfg, cache.vocab, cache.meta["tokenizer"])
     return Prepared(cfg, cache, placement, policy, run, Path(out))
@@ -274,18 +258,15 @@ def fit_epochs(p: Prepared, model, state: RunState, console) -> RunState:
         improved = state.best_bits is None or bits < state.best_bits - 1e-3
         if improved:
             state.best_bits, state.best_epoch, state.bad_epochs = bits, state.epoch, 0
-            _save_keras(model, run.best_path)
         else:
             state.bad_epochs += 1
-        _save_keras(model, run.checkpoint_path)
+        state.finished = (state.bad_epochs >= cfg.patience or state.epoch >= cfg.epochs
+                          or (cfg.max_steps is not None and state.steps >= cfg.max_steps))
+        if improved:
+            save_keras(model, run.best_path)
+        run.save_checkpoint(model, state)
         if state.bad_epochs >= cfg.patience:
-            state.finished = True
             console.print(f"stopping early: no gain for {cfg.patience} epochs")
-        if cfg.max_steps is not None and state.steps >= cfg.max_steps:
-            state.finished = True
-        if state.epoch >= cfg.epochs:
-            state.finished = True
-        run.save_state(state)
         save_loss_curve(state.history, kind, run.path / "loss.png")
         console.print(f"epoch {state.epoch}: {state.steps} steps, validation {kind.loss_text(bits)}, "
                       f"{rate:,.0f} tokens/s" + (" (best)" if improved else ""))

@@ -60,7 +60,7 @@ def main() -> None:
         gen.append(stats(piece.music))
         endings[piece.ending] += 1
     from tunegen.runtime.score import NotMusic, read_music
-    from tunegen.training.midi_corpus import midi_corpus_files
+    from tunegen.training.kinds.midi import midi_corpus_files
 
     real = []
     for path in midi_corpus_files(args.corpus)[:args.seeds]:

@@ -12,6 +12,17 @@ FORBIDDEN_OPS = ("WHILE", "FLEX", "CUSTOM")
 TARGETS = {"tflite-runtime-2.14": "2.14.0", "litert": "2.18.0"}
 
 
+def check_choices(variants: tuple[str, ...], targets: tuple[str, ...]) -> None:
+    """Raise ValueError unless every variant is one of BOUNDS, given once, and every target one of
+    TARGETS."""
+    bad = [v for v in variants if v not in BOUNDS] + [t for t in targets if t not in TARGETS]
+    if bad:
+        raise ValueError(f"unknown --quantize/--target value {', '.join(bad)}; --quantize takes "
+                         f"{', '.join(BOUNDS)}; --target takes {', '.join(TARGETS)}")
+    if len(set(variants)) != len(variants):
+        raise ValueError("each --quantize variant may be given once")
+
+
 def convert(step_model, quantization: str,
             representative: Callable[[], Iterable[dict]] | None = None) -> bytes:
     """Convert a step model with builtin ops only.

@@ -2,57 +2,32 @@
 
 from __future__ import annotations
 
-import json
-import math
 import tempfile
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tunegen.runtime import kinds
 from tunegen.runtime.errors import ModelError
 from tunegen.runtime.manifest import Manifest, sha256_file, write_atomic
 from tunegen.runtime.model import StepModel
 from tunegen.runtime.vocab import Vocabulary
+from tunegen.training.run import RunFolder
 
-from .convert import BOUNDS, TARGETS, check_builtin, convert, min_runtime, op_versions
+from .convert import BOUNDS, TARGETS, check_builtin, check_choices, convert, min_runtime, op_versions
 from .parity import step_bits
 from .step import build_step_model, state_names
 
-# manifest kind, render defaults (General MIDI program, quarter notes per minute), sampling defaults
-KINDS = {k: (kinds.get(k).name, kinds.get(k).render, kinds.get(k).sampling) for k in kinds.short_names()}
 
+def calibration(run: RunFolder) -> list:
+    """Training pieces to calibrate full int8 with: the run's own sample, or for a folder that
+    predates it, one drawn again from the run's corpus cache."""
+    kept = run.calibration()
+    if kept is not None:
+        return kept
+    from tunegen.training.cache import build_cache, calibration_pieces
 
-def read_run(run: Path) -> tuple[dict, object, list[str]]:
-    """The config, best Keras model and validation tunes of a finished run folder."""
-    run = Path(run)
-    cfg_path, model_path = run / "config.json", run / "model.keras"
-    if not cfg_path.exists() or not model_path.exists():
-        raise ModelError(f"{run}: not a trained run folder (needs config.json and model.keras); "
-                         "train one with `tunegen train abc CORPUS --out RUN_DIR`")
-    import keras
-
-    cfg = json.loads(cfg_path.read_text())
-    valid = json.loads((run / "valid.json").read_text())
-    return cfg, keras.models.load_model(model_path), valid
-
-
-def calibration(run: Path, cfg: dict) -> list:
-    """Training pieces to calibrate full int8 with: the run's own sample, or the corpus read again."""
-    path = Path(run) / "calibration.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    from tunegen.training.train import calibration_sample
-
-    train = cfg["train"]
-    if train.get("kind", "abc") == "midi":
-        from tunegen.training.midi_corpus import load_midi_corpus
-
-        pieces = load_midi_corpus(train["corpus"], train["valid_percent"]).train
-    else:
-        from tunegen.training.corpus import load_corpus
-
-        pieces = load_corpus(train["corpus"], train["valid_percent"], train["max_chars"]).train
-    return calibration_sample(pieces, train["seed"])
+    cfg = run.config
+    return calibration_pieces(build_cache(cfg.corpus, cfg.kind, cfg.valid_percent, cfg.max_chars), cfg.seed)
 
 
 def representative_data(step, pieces: list, vocab: Vocabulary, layers: int, units: int,
@@ -98,23 +73,21 @@ def export_run(run: Path, out: Path, variants: tuple[str, ...] = ("dynamic-int8"
     from rich.console import Console
     from rich.progress import Progress
 
-    from tunegen.training.train import evaluate_bits, loss_text
+    from tunegen.training.train import evaluate_bits
 
     console = console or Console()
     run, out = Path(run), Path(out)
-    unknown = [v for v in variants if v not in BOUNDS] + [t for t in targets if t not in TARGETS]
-    if unknown:
-        raise ModelError(f"unknown --quantize/--target {', '.join(unknown)}; quantize: "
-                         f"{', '.join(BOUNDS)}; target: {', '.join(TARGETS)}")
-    cfg, keras_model, valid = read_run(run)
-    mcfg, vocab = cfg["model"], Vocabulary(tuple(cfg["vocab"]))
-    layers, units = mcfg["layers"], mcfg["units"]
-    kind = cfg["train"].get("kind", "abc")
-    manifest_kind, render, sampling = KINDS[kind]
+    try:
+        check_choices(variants, targets)
+    except ValueError as e:
+        raise ModelError(str(e)) from None
+    folder = RunFolder.load(run, trained=True)
+    keras_model, valid, vocab, kind = folder.load_best(), folder.valid(), folder.vocab, folder.kind
+    layers, units = folder.model.layers, folder.model.units
     keras_bits = evaluate_bits(keras_model, valid, vocab)
-    console.print(f"Keras model: {loss_text(kind, keras_bits)} over {len(valid)} validation pieces")
+    console.print(f"Keras model: {kind.loss_text(keras_bits)} over {len(valid)} validation pieces")
     step = build_step_model(keras_model, layers, units)
-    summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").exists() else {}
+    summary = folder.summary()
     written = []
     refused: list[str] = []
     for i, variant in enumerate(variants):
@@ -123,7 +96,7 @@ def export_run(run: Path, out: Path, variants: tuple[str, ...] = ("dynamic-int8"
             target = out.parent / f"{name}.tflite"
             representative = None
             if variant == "int8":
-                representative = representative_data(step, calibration(run, cfg), vocab, layers, units)
+                representative = representative_data(step, calibration(folder), vocab, layers, units)
             with console.status(f"converting {variant}"):
                 data = convert(step, variant, representative)
             check_builtin(data)
@@ -139,12 +112,12 @@ def export_run(run: Path, out: Path, variants: tuple[str, ...] = ("dynamic-int8"
                 inputs[h], inputs[c] = h, c
                 outputs[h], outputs[c] = f"{h}_out", f"{c}_out"
             manifest = Manifest(
-                kind=manifest_kind, name=name, tflite=target.name, sha256="",
-                vocabulary=list(vocab.tokens), embedding=mcfg["embedding"], layers=[units] * layers,
+                kind=kind.name, name=name, tflite=target.name, sha256="",
+                vocabulary=list(vocab.tokens), embedding=folder.model.embedding, layers=[units] * layers,
                 quantization=variant, inputs=inputs, outputs=outputs,
                 state=[{"name": n, "shape": [1, units], "dtype": "float32"}
                        for pair in state_names(layers) for n in pair],
-                sampling=dict(sampling), render=dict(render), min_runtime=needs,
+                sampling=dict(kind.sampling), render=dict(kind.render), min_runtime=needs,
             )
             with tempfile.TemporaryDirectory() as d:
                 tmp = Path(d) / target.name
@@ -156,21 +129,20 @@ def export_run(run: Path, out: Path, variants: tuple[str, ...] = ("dynamic-int8"
                     bits = step_bits(StepModel(manifest, tmp), valid, vocab,
                                      progress=lambda t=task: progress.advance(t, 64))
             worse = (bits - keras_bits) / keras_bits
-            console.print(f"{variant}: {loss_text(kind, bits)} through the step graph vs Keras "
-                          f"{loss_text(kind, keras_bits)} ({worse:+.3%}, bound {BOUNDS[variant]:.1%}); "
+            console.print(f"{variant}: {kind.loss_text(bits)} through the step graph vs Keras "
+                          f"{kind.loss_text(keras_bits)} ({worse:+.3%}, bound {BOUNDS[variant]:.1%}); "
                           f"{len(data) / 1e6:.2f} MB")
             if worse > BOUNDS[variant]:
                 raise ModelError(f"{variant} step graph is {worse:.2%} worse than the Keras model "
-                                 f"({loss_text(kind, bits)} vs {loss_text(kind, keras_bits)}; bound "
+                                 f"({kind.loss_text(bits)} vs {kind.loss_text(keras_bits)}; bound "
                                  f"{BOUNDS[variant]:.1%}); not written")
             manifest.provenance = {
-                "corpus": cfg["train"]["corpus"], "config": cfg["train"], "model": mcfg,
-                "tokenizer": cfg.get("tokenizer"), "run": run.name,
+                "corpus": folder.config.corpus, "config": asdict(folder.config),
+                "model": folder.model.to_dict(), "tokenizer": folder.tokenizer, "run": run.name,
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "valid_tunes": len(valid), "valid_bits_per_char": round(bits, 4),
                 "keras_valid_bits_per_char": round(keras_bits, 4),
-                **({"valid_nats_per_token": round(bits * math.log(2), 4),
-                    "keras_valid_nats_per_token": round(keras_bits * math.log(2), 4)} if kind == "midi" else {}),
+                **_in_unit(kind, bits, keras_bits),
                 "train_steps": summary.get("steps"), "best_epoch": summary.get("epoch"),
                 "ops": op_versions(data), "targets": list(targets),
             }
@@ -184,6 +156,15 @@ def export_run(run: Path, out: Path, variants: tuple[str, ...] = ("dynamic-int8"
     if refused:
         raise ModelError("; ".join(refused) + (f" (wrote {', '.join(p.name for p in written)})" if written else ""))
     return written
+
+
+def _in_unit(kind, bits: float, keras_bits: float) -> dict:
+    """The step graph's and the Keras model's loss in the kind's own unit, where that is not bits."""
+    if kind.loss_scale == 1.0:
+        return {}
+    key = kind.loss_unit.replace("/", "_per_")  # "nats/token" -> valid_nats_per_token
+    return {f"valid_{key}": round(bits * kind.loss_scale, 4),
+            f"keras_valid_{key}": round(keras_bits * kind.loss_scale, 4)}
 
 
 def _version(v: str) -> tuple[int, ...]:

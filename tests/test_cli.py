@@ -135,3 +135,15 @@ def test_eval_scores_a_model_on_any_corpus(tiny_model, tiny_run, small_corpus):
         line = r.stdout.strip().splitlines()[-1]
         value, unit, _, n, noun = line.split()
         assert unit == "bits/char" and noun == "tunes" and int(n) > 10 and 0 < float(value) < 7
+
+
+def test_eval_skips_and_counts_tunes_with_characters_the_model_never_saw(oneills_file, tmp_path):
+    """The shipped folk model never saw the digit 5: a tune holding one is counted, not fatal."""
+    import shutil
+
+    shutil.copy(oneills_file, tmp_path / oneills_file.name)
+    (tmp_path / "odd.abc").write_text("X:1\nT:five\nM:4/4\nL:1/8\nK:D\nA5 B cd|dcBA ABcd|ABcd dcBA|\n")
+    r = runner.invoke(app, ["eval", "folk", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert "corpus: 45 tunes from 2 files" in r.stderr and "1 outside the model's vocabulary" in r.stderr
+    assert r.stdout.strip().splitlines()[-1].endswith("bits/char over 45 tunes")

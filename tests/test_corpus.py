@@ -2,14 +2,8 @@ import pytest
 
 from tunegen.runtime.abc import bar_stats, split_header
 from tunegen.runtime.errors import CorpusError
-from tunegen.training.corpus import (
-    SkipTune,
-    corpus_files,
-    is_valid_split,
-    load_corpus,
-    normalise,
-    split_tunes,
-)
+from tunegen.training.cache import build_cache, is_valid_split
+from tunegen.training.kinds.abc import SkipTune, corpus_files, normalise, split_tunes
 
 
 def test_split_tunes_at_x_lines(oneills_file):
@@ -55,25 +49,35 @@ def test_unusable_tunes_are_skipped_with_a_reason(raw, reason):
         normalise(raw)
 
 
-def test_load_corpus_folder_counts_kept_and_skipped(small_corpus):
-    corpus = load_corpus(str(small_corpus))
-    assert corpus.files == 3  # found recursively
-    assert corpus.skipped["no K: field"] == 1
-    assert corpus.skipped["no notes"] == 1
-    assert corpus.kept > 80
-    assert "kept" in corpus.summary() and "skipped" in corpus.summary()
+def test_a_corpus_folder_is_cached_with_kept_and_skipped_counts(small_corpus):
+    cache = build_cache(str(small_corpus), "abc")
+    assert cache.meta["files"] == 3  # found recursively
+    skipped = cache.skipped()
+    assert skipped["no K: field"] == 1
+    assert skipped["no notes"] == 1
+    assert len(cache) > 80
+    assert "kept" in cache.summary() and "skipped" in cache.summary()
     # de-duplicated, and the split is by tune and stable
-    assert len(set(corpus.train + corpus.valid)) == corpus.kept
-    assert all(is_valid_split(t, 10) for t in corpus.valid)
-    again = load_corpus(str(small_corpus))
-    assert again.valid == corpus.valid and again.train == corpus.train
+    tunes = [cache.piece(i) for i in range(len(cache))]
+    assert len(set(tunes)) == len(cache)
+    train, valid = cache.split()
+    assert all(is_valid_split(tunes[i], 10) for i in valid)
+    assert not any(is_valid_split(tunes[i], 10) for i in train)
+    again = build_cache(str(small_corpus), "abc-char")
+    assert again.path == cache.path and (again.valid_mask == cache.valid_mask).all()
 
 
 def test_duplicates_are_dropped(tmp_path, oneills_file):
     (tmp_path / "a.abc").write_text(oneills_file.read_text())
     (tmp_path / "b.abc").write_text(oneills_file.read_text())
-    corpus = load_corpus(str(tmp_path))
-    assert corpus.skipped["duplicate"] >= 40
+    assert build_cache(str(tmp_path), "abc").skipped()["duplicate"] >= 40
+
+
+def test_too_long_tunes_are_skipped_and_every_corpus_holds_back_one(oneills_file, tmp_path):
+    cache = build_cache(str(oneills_file), "abc", valid_percent=0, max_chars=200)
+    assert cache.skipped()["too long"] > 0
+    assert max(len(cache.piece(i)) for i in range(len(cache))) <= 200
+    assert cache.valid_mask.sum() == 1 and cache.valid_mask[-1]  # the one hold-back rule
 
 
 def test_bundled_collections_by_name():
@@ -88,8 +92,8 @@ def test_bad_corpus_paths_say_what_to_do(tmp_path):
         corpus_files(str(tmp_path / "missing"))
     (tmp_path / "junk.abc").write_text("just text, no tunes\n")
     with pytest.raises(CorpusError, match="no usable tunes"):
-        load_corpus(str(tmp_path))
+        build_cache(str(tmp_path), "abc")
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(CorpusError, match="no .abc files"):
-        load_corpus(str(empty))
+        build_cache(str(empty), "abc")

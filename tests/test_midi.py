@@ -18,24 +18,27 @@ def run_cli(*args):
 
 
 def test_corpus_reads_midi_and_scores_and_counts_skips(midi_corpus):
-    from tunegen.training.midi_corpus import load_midi_corpus
+    from tunegen.training.cache import build_cache
 
-    corpus = load_midi_corpus(str(midi_corpus), workers=2)
-    assert corpus.kept == 14 and corpus.files == 16  # the .txt is not a music file
-    assert sum(v for k, v in corpus.skipped.items() if k.startswith("unreadable")) == 1
-    assert corpus.skipped["no notes"] == 1
-    assert all(isinstance(t, list) and t[0].startswith("ts") for t in corpus.train + corpus.valid)
+    corpus = build_cache(str(midi_corpus), "midi", workers=2)
+    assert len(corpus) == 14 and corpus.meta["files"] == 16  # the .txt is not a music file
+    skipped = corpus.skipped()
+    assert sum(v for k, v in skipped.items() if k.startswith("unreadable")) == 1
+    assert skipped["no notes"] == 1
+    pieces = [corpus.piece(i) for i in range(len(corpus))]
+    assert all(isinstance(t, list) and t[0].startswith("ts") for t in pieces)
+    assert 0 < corpus.valid_mask.sum() < len(corpus)
 
 
 def test_corpus_with_no_usable_files_is_refused(tmp_path):
     from tunegen.runtime.errors import CorpusError
-    from tunegen.training.midi_corpus import load_midi_corpus
+    from tunegen.training.cache import build_cache
 
     with pytest.raises(CorpusError, match="holds no MIDI"):
-        load_midi_corpus(str(tmp_path))
+        build_cache(str(tmp_path), "midi")
     (tmp_path / "bad.mid").write_bytes(b"not a midi file at all")
     with pytest.raises(CorpusError, match="no usable pieces.*1 skipped"):
-        load_midi_corpus(str(tmp_path))
+        build_cache(str(tmp_path), "midi")
 
 
 def test_midi_run_and_export(tiny_midi_run, tiny_midi_model):

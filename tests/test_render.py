@@ -9,7 +9,7 @@ import pytest
 from tunegen.runtime.errors import AudioError
 from tunegen.runtime.render import SAMPLE_RATE, find_soundfont, midi_bytes, synthesize, wav_bytes
 from tunegen.runtime.score import parse_abc
-from tunegen.training.corpus import normalise, split_tunes
+from tunegen.training.kinds.abc import normalise, split_tunes
 
 TUNE = "X:1\nM:6/8\nL:1/8\nK:D\nA|dAF DFA|dAF d2A|BcA d2:|"
 

@@ -48,22 +48,27 @@ def free_port() -> int:
 
 
 def test_the_corpus_is_tokenized_once(small_corpus, monkeypatch, tmp_path):
-    from tunegen.training import cache as cache_mod
+    from tunegen.runtime.abc import split_header
+    from tunegen.training import kinds
+    from tunegen.training.cache import build_cache
 
     monkeypatch.setenv("TUNEGEN_CACHE", str(tmp_path))  # a cache of its own: the first build is real
-    from tunegen.training.corpus import load_corpus
-
     reports = []
-    first = cache_mod.build_cache(str(small_corpus), "abc", report=reports.append)
+    first = build_cache(str(small_corpus), "abc", report=reports.append)
     assert reports[-1].startswith("corpus cache built")
-    corpus = load_corpus(str(small_corpus))
-    assert sorted(first.piece(i) for i in range(len(first))) == sorted(corpus.train + corpus.valid)
+    # the cache holds the tunes the reader keeps, in the order of the files, each music once
+    abc = kinds.get("abc")
+    read = [t for f in abc.files(str(small_corpus)) for t, _ in abc.read_file(f) if t]
+    firsts = {}
+    for t in read:
+        firsts.setdefault(split_header(t)[1], t)
+    assert [first.piece(i) for i in range(len(first))] == list(firsts.values())
 
-    def no_tokenizing(path):
+    def no_tokenizing(self, path):
         raise AssertionError("tokenized again")
 
-    monkeypatch.setattr(cache_mod, "_abc_file", no_tokenizing)
-    second = cache_mod.build_cache(str(small_corpus), "abc", report=reports.append)
+    monkeypatch.setattr(type(kinds.get("abc")), "read_file", no_tokenizing)
+    second = build_cache(str(small_corpus), "abc", report=reports.append)
     assert reports[-1].startswith("corpus cache hit") and second.path == first.path
 
 
@@ -187,11 +192,11 @@ def test_a_full_disk_while_checkpointing_keeps_the_previous_checkpoint(tmp_path)
     import errno
 
     from tunegen.training.model import ModelConfig, build_model
-    from tunegen.training.train import CheckpointError, _save_keras
+    from tunegen.training.run import CheckpointError, save_keras
 
     model = build_model(ModelConfig(20, 4, 8, 1, 0.0))
     path = tmp_path / "checkpoint.keras"
-    _save_keras(model, path)
+    save_keras(model, path)
     before = path.read_bytes()
 
     def no_space(self_path, *a, **k):
@@ -200,6 +205,6 @@ def test_a_full_disk_while_checkpointing_keeps_the_previous_checkpoint(tmp_path)
 
     model.save = no_space  # the disk fills up halfway through writing (no real full disk here)
     with pytest.raises(CheckpointError, match="No space left on device.*the previous one is intact"):
-        _save_keras(model, path)
+        save_keras(model, path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.keras"]

@@ -1,4 +1,6 @@
-"""A tokenized corpus on disk, made once per corpus content and tokenizer version.
+"""A tokenized corpus on disk, made once per corpus content and tokenizer version: the one way a
+corpus is read (discover, key, read, write), for training, eval and export calibration alike. What
+differs between kinds comes from the kind's training module (`training/kinds`).
 
 Ingestion reads files in parallel worker processes and streams each kept piece into one flat file
 of uint16 symbols (an ABC tune's characters as code points, a MIDI piece's event ids) with an index
@@ -27,41 +29,18 @@ import numpy as np
 from tunegen.runtime.errors import CorpusError
 from tunegen.runtime.vocab import Vocabulary
 
+from . import kinds
+
 CACHE_FORMAT = 1
-ABC_TOKENIZER = "abc-char-1"
 
 
 def cache_root() -> Path:
     return Path(os.environ.get("TUNEGEN_CACHE") or Path.home() / ".cache" / "tunegen") / "corpus"
 
 
-def tokenizer_version(kind: str) -> str:
-    from tunegen.runtime.events import TOKENIZER
-
-    return TOKENIZER if kind == "midi" else ABC_TOKENIZER
-
-
-def _abc_file(path: Path) -> list[tuple[str | None, str]]:
-    """Normalised tunes of one ABC file, or (None, reason) for each one skipped."""
-    from .corpus import SkipTune, normalise, read_text, split_tunes
-
-    try:
-        text = read_text(path)
-    except OSError as e:
-        return [(None, f"unreadable file ({e.strerror})")]
-    out: list[tuple[str | None, str]] = []
-    for raw in split_tunes(text.replace("\r\n", "\n").replace("\r", "\n")):
-        try:
-            out.append((normalise(raw), ""))
-        except SkipTune as e:
-            out.append((None, str(e)))
-    return out
-
-
-def _midi_file(path: Path) -> list[tuple[list[str] | None, str]]:
-    from .midi_corpus import tokenize_file
-
-    return [tokenize_file(path)]
+def is_valid_split(text: str, valid_percent: int) -> bool:
+    """Deterministic split by the piece's own content: the same piece always lands on the same side."""
+    return int(hashlib.sha1(text.encode()).hexdigest()[:8], 16) % 100 < valid_percent
 
 
 def _digest(path: Path) -> str:
@@ -80,43 +59,60 @@ class TokenCache:
     meta: dict
 
     def __post_init__(self) -> None:
+        self.kind = kinds.get(self.meta["kind"])
         self.offsets = np.load(self.path / "offsets.npy")
         self.valid_mask = np.load(self.path / "valid.npy")
         size = int(self.offsets[-1])
         self.symbols = (np.memmap(self.path / "symbols.u16", np.uint16, "r", shape=(size,)) if size
                         else np.zeros(0, np.uint16))
         self.vocab = Vocabulary(tuple(self.meta["vocab"]))
-        self.table = np.zeros(65536, np.int32)  # symbol -> token id
-        if self.meta["kind"] == "abc":
-            for i, tok in enumerate(self.vocab.tokens[3:], 3):
-                self.table[ord(tok)] = i
-        else:
-            self.table[:len(self.vocab)] = np.arange(len(self.vocab))
+        self.table = self._table(self.vocab)  # symbol -> token id
+
+    def _table(self, vocab: Vocabulary) -> np.ndarray:
+        table = np.zeros(65536, np.int32)
+        for i, tok in enumerate(vocab.tokens[3:], 3):
+            table[self.kind.symbol(tok)] = i
+        return table
 
     def __len__(self) -> int:
         return len(self.valid_mask)
 
     def ids(self, i: int) -> np.ndarray:
         """Piece `i` as token ids, wrapped in start and end."""
-        body = self.table[self.symbols[self.offsets[i]:self.offsets[i + 1]]]
+        body = self.table[self._symbols(i)]
         return np.concatenate([[self.vocab.start], body, [self.vocab.end]]).astype(np.int32)
 
+    def _symbols(self, i: int) -> np.ndarray:
+        return self.symbols[self.offsets[i]:self.offsets[i + 1]]
+
     def piece(self, i: int):
-        """Piece `i` as the corpus loaders give it: ABC text or a list of event tokens."""
-        tokens = [self.vocab.tokens[j] for j in self.ids(i)[1:-1]]
-        return "".join(tokens) if self.meta["kind"] == "abc" else tokens
+        """Piece `i` as its kind's reader gives it (ABC text, a list of event tokens)."""
+        return self.kind.piece([self.vocab.tokens[j] for j in self.ids(i)[1:-1]])
+
+    def known(self, vocab: Vocabulary) -> np.ndarray:
+        """Which pieces hold only tokens of `vocab` (another model's, say)."""
+        table = self._table(vocab)
+        return np.array([bool(table[self._symbols(i)].all()) for i in range(len(self))], bool)
 
     def split(self) -> tuple[np.ndarray, np.ndarray]:
         """Indices of the training and the validation pieces."""
         return np.flatnonzero(~self.valid_mask), np.flatnonzero(self.valid_mask)
 
+    def skipped(self) -> Counter:
+        """Pieces not kept, by reason."""
+        return Counter(self.meta["skipped"])
+
     def summary(self) -> str:
-        noun = "pieces" if self.meta["kind"] == "midi" else "tunes"
         train, valid = self.split()
-        skipped = Counter(self.meta["skipped"])
-        reasons = ", ".join(f"{n} {r}" for r, n in skipped.most_common())
-        return (f"{len(self)} {noun} kept ({len(train)} train, {len(valid)} validation) from "
-                f"{self.meta['files']} files; {sum(skipped.values())} skipped" + (f" ({reasons})" if reasons else ""))
+        skipped = self.skipped()
+        return (f"{len(self)} {self.kind.kind.plural} kept ({len(train)} train, {len(valid)} validation) "
+                f"from {self.meta['files']} files; {sum(skipped.values())} skipped"
+                + (f" ({reasons(skipped)})" if skipped else ""))
+
+
+def reasons(skipped: Counter) -> str:
+    """Skip counts as text, the commonest reason first."""
+    return ", ".join(f"{n} {r}" for r, n in skipped.most_common())
 
 
 def process_pool(workers: int):
@@ -133,89 +129,62 @@ def build_cache(spec: str, kind: str, valid_percent: int = 10, max_chars: int = 
 
     `progress(total)` is called once when files are read and returns a callable advanced per file.
     Raises CorpusError when no file or no piece is usable."""
-    from .corpus import corpus_files, is_valid_split
-    from .midi_corpus import midi_corpus_files
-
-    files = midi_corpus_files(spec) if kind == "midi" else corpus_files(spec)
+    kind = kinds.get(kind)
+    files = kind.files(spec)
     if not files:
-        what = "MIDI or score files" if kind == "midi" else ".abc files"
-        raise CorpusError(f"corpus {spec!r} holds no {what}")
+        raise CorpusError(f"corpus {spec!r} holds no {kind.files_text}")
     workers = workers or min(len(files), os.cpu_count() or 1)
-    key = hashlib.sha256(json.dumps([CACHE_FORMAT, kind, tokenizer_version(kind), valid_percent,
-                                     max_chars if kind == "abc" else None]).encode())
+    key = hashlib.sha256(json.dumps([CACHE_FORMAT, kind.kind.short, kind.tokenizer, valid_percent,
+                                     kind.option(max_chars)]).encode())
     with (process_pool(workers) if workers > 1 and len(files) > 64 else _Serial()) as pool:
         for digest in pool.map(_digest, files, chunksize=64):
             key.update(digest.encode())
     path = cache_root() / key.hexdigest()[:24]
     if (path / "meta.json").exists():
         meta = json.loads((path / "meta.json").read_text())
-        if meta.get("format") == CACHE_FORMAT and meta.get("tokenizer") == tokenizer_version(kind):
+        if meta.get("format") == CACHE_FORMAT and meta.get("tokenizer") == kind.tokenizer:
             if report:
                 report(f"corpus cache hit: {path}")
             return TokenCache(path, meta)
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    worker = _midi_file if kind == "midi" else _abc_file
     advance = progress(len(files)) if progress else None
-    offsets, valid, seen, chars = [0], [], set(), set()
+    offsets, valid, seen, used = [0], [], set(), set()
     skipped: Counter = Counter()
     try:
         with open(tmp / "symbols.u16", "wb") as out, \
                 (process_pool(workers) if workers > 1 else _Serial()) as pool:
-            for results in pool.map(worker, files, chunksize=4):
+            for results in pool.map(kind.read_file, files, chunksize=4):
                 if advance:
                     advance()
                 for piece, reason in results:
-                    if piece is None:
+                    reason = reason if piece is None else kind.reject(piece, max_chars)
+                    if reason is None:
+                        digest = hashlib.sha1(kind.dedup_key(piece).encode()).digest()
+                        reason = "duplicate" if digest in seen else None
+                    if reason is not None:
                         skipped[reason] += 1
                         continue
-                    if kind == "abc":
-                        from tunegen.runtime.abc import split_header
-
-                        if len(piece) > max_chars:
-                            skipped["too long"] += 1
-                            continue
-                        if max(map(ord, piece)) > 0xFFFF:
-                            skipped["characters beyond the basic plane"] += 1
-                            continue
-                        body, text = split_header(piece)[1], piece
-                        symbols = np.frombuffer(piece.encode("utf-16-le"), np.uint16)
-                        chars.update(piece)
-                    else:
-                        from tunegen.runtime.events import event_vocabulary
-
-                        vocab = event_vocabulary()
-                        body = text = " ".join(piece)
-                        symbols = np.array([vocab.index(t) for t in piece], np.uint16)
-                    digest = hashlib.sha1(body.encode()).digest()
-                    if digest in seen:
-                        skipped["duplicate"] += 1
-                        continue
                     seen.add(digest)
+                    symbols = kind.symbols(piece)
+                    used.update(np.unique(symbols).tolist())
                     out.write(symbols.tobytes())
                     offsets.append(offsets[-1] + len(symbols))
-                    valid.append(is_valid_split(text, valid_percent))
+                    valid.append(is_valid_split(kind.split_key(piece), valid_percent))
         if len(valid) == 0:
-            raise CorpusError(f"corpus {spec!r} has no usable {'pieces' if kind == 'midi' else 'tunes'} "
-                              f"({sum(skipped.values())} skipped: "
-                              f"{', '.join(f'{n} {r}' for r, n in skipped.most_common())})")
+            raise CorpusError(f"corpus {spec!r} has no usable {kind.kind.plural} "
+                              f"({sum(skipped.values())} skipped: {reasons(skipped)})")
         mask = np.array(valid, bool)
         if not mask.any():  # a tiny corpus: hold one piece back so validation still means something
             mask[-1] = True
         if mask.all() and len(mask) > 1:
             mask[0] = False
-        if kind == "midi":
-            from tunegen.runtime.events import event_vocabulary
-
-            vocab_tokens = list(event_vocabulary().tokens)
-        else:
-            vocab_tokens = list(Vocabulary.from_texts(["".join(sorted(chars))]).tokens)
         np.save(tmp / "offsets.npy", np.array(offsets, np.int64))
         np.save(tmp / "valid.npy", mask)
-        meta = {"format": CACHE_FORMAT, "kind": kind, "tokenizer": tokenizer_version(kind), "spec": spec,
+        meta = {"format": CACHE_FORMAT, "kind": kind.kind.short, "tokenizer": kind.tokenizer, "spec": spec,
                 "files": len(files), "pieces": len(mask), "symbols": offsets[-1],
-                "skipped": dict(skipped), "vocab": vocab_tokens}
+                "skipped": dict(skipped), "vocab": list(kind.vocabulary(used).tokens)}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
         shutil.rmtree(path, ignore_errors=True)
         os.replace(tmp, path)
@@ -224,6 +193,13 @@ def build_cache(spec: str, kind: str, valid_percent: int = 10, max_chars: int = 
     if report:
         report(f"corpus cache built: {path}")
     return TokenCache(path, meta)
+
+
+def calibration_pieces(cache: TokenCache, seed: int, count: int = 32) -> list:
+    """A few training pieces of a cache, drawn by `seed`: what full-int8 export calibrates on."""
+    train_idx = cache.split()[0]
+    picks = np.random.default_rng(seed).choice(len(train_idx), min(count, len(train_idx)), replace=False)
+    return [cache.piece(int(train_idx[i])) for i in sorted(picks)]
 
 
 class _Serial:

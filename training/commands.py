@@ -41,26 +41,12 @@ RunOutOpt = Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkp
 
 def _train(out: Path, **options) -> None:
     _train_import()
-    from tunegen.training.train import TrainConfig, train
-
-    cfg = TrainConfig(**options)
-    from tunegen.training.devices import PRECISIONS, STRATEGIES
-
-    if cfg.strategy not in STRATEGIES:
-        fail(f"unknown strategy {cfg.strategy!r}; use one of {', '.join(STRATEGIES)}")
-    if cfg.precision not in PRECISIONS:
-        fail(f"unknown precision {cfg.precision!r}; use one of {', '.join(PRECISIONS)}")
-    if min(cfg.layers, cfg.units, cfg.embedding, cfg.epochs, cfg.batch_size, cfg.seq_len) < 1 \
-            or not 0 <= cfg.dropout < 1 or cfg.lr <= 0 or not 0 <= cfg.transpose <= 12:
-        fail("sizes, epochs, batch size and sequence length must be positive, dropout in [0, 1), "
-              "lr > 0, transpose 0-12")
-    from tunegen.training.train import CheckpointError
+    from tunegen.training.train import CheckpointError, TrainConfig, train
 
     try:
-        train(cfg, out)
+        train(TrainConfig(**options), out)  # the config checks every option
     except CheckpointError as e:
         fail(str(e))
-
     except KeyboardInterrupt:
         typer.echo(f"\ninterrupted: finished epochs are saved in {out}; run the same command to resume",
                    err=True)
@@ -107,48 +93,43 @@ def eval_cmd(
     model: Annotated[str, typer.Argument(help="A run folder, or a shipped name or path to a .tflite/.json.")],
     corpus: Annotated[str, typer.Argument(help="Corpus to score: a file, folder or music21 collections, as for train.")],
 ):
-    """Score a model on a corpus: bits/char (ABC) or nats/token (MIDI), each piece read whole."""
-    import math
+    """Score a model on a corpus: bits/char (ABC) or nats/token (MIDI), each piece read whole.
+    Pieces with a token outside the model's vocabulary are skipped and counted."""
+    import numpy as np
 
-    from tunegen.runtime.errors import ModelError
+    from tunegen.runtime import kinds
+    from tunegen.runtime.errors import CorpusError
+    from tunegen.training.cache import build_cache, reasons
+    from tunegen.training.run import RunFolder
 
-    run = Path(model)
-    if run.is_dir() and (run / "config.json").exists():
+    if RunFolder.is_run(Path(model)):
         _train_import()
         from tunegen.training.train import run_scorer
 
-        kind, vocab, score = run_scorer(run)
+        kind, vocab, score = run_scorer(Path(model))
     else:
         from tunegen.export.parity import step_bits
         from tunegen.runtime.model import load_model
 
         step = load_model(model)
-        kind = "midi" if step.manifest.kind == "midi-event" else "abc"
-        vocab = step.manifest.vocab
+        kind, vocab = kinds.get(step.manifest.kind), step.manifest.vocab
 
         def score(pieces):
             return step_bits(step, pieces, vocab)
-    if kind == "midi":
-        from tunegen.training.midi_corpus import load_midi_corpus
-
-        found = load_midi_corpus(corpus, valid_percent=0)
-        pieces = found.train + [p for p in found.valid if p not in found.train]
-    else:
-        from tunegen.training.corpus import load_corpus
-
-        found = load_corpus(corpus, valid_percent=0, max_chars=10**9)
-        pieces = found.train + [p for p in found.valid if p not in found.train]
-        unknown = sorted({c for p in pieces for c in p if c not in vocab.tokens})
-        if unknown:
-            raise ModelError(f"the corpus has characters the model never saw: {' '.join(map(repr, unknown[:10]))}")
-    reasons = ", ".join(f"{n} {r}" for r, n in found.skipped.most_common())
-    typer.echo(f"corpus: {len(pieces)} {found.noun} from {found.files} files"
-               + (f"; skipped {reasons}" if reasons else ""), err=True)
+    # every kept piece scores: none is held out, none is too long
+    found = build_cache(corpus, kind.name, valid_percent=0, max_chars=10**9)
+    known = found.known(vocab)
+    pieces = [found.piece(int(i)) for i in np.flatnonzero(known)]
+    skipped = found.skipped()
+    if not known.all():
+        skipped["outside the model's vocabulary"] += int((~known).sum())
+    typer.echo(f"corpus: {len(pieces)} {kind.plural} from {found.meta['files']} files"
+               + (f"; skipped {reasons(skipped)}" if skipped else ""), err=True)
+    if not pieces:
+        raise CorpusError(f"corpus {corpus!r} has no {kind.noun} the model can read "
+                          f"({reasons(skipped)})")
     bits = score(pieces)
-    if kind == "midi":
-        typer.echo(f"{bits * math.log(2):.3f} nats/token over {len(pieces)} pieces")
-    else:
-        typer.echo(f"{bits:.3f} bits/char over {len(pieces)} tunes")
+    typer.echo(f"{bits * kind.loss_scale:.3f} {kind.loss_unit} over {len(pieces)} {kind.plural}")
 
 
 def register(app: typer.Typer) -> None:

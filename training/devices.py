@@ -117,10 +117,9 @@ os.kill(pid, signal.SIGKILL)
 
 
 def place(name: str = "auto", wait: float | None = None) -> Placement:
-    """The strategy for `name` (see STRATEGIES) on the devices this process sees."""
+    """The strategy for `name` (one of STRATEGIES, as TrainConfig checks) on the devices this
+    process sees."""
     wait = float(os.environ.get("TUNEGEN_WORKER_WAIT", WORKER_WAIT)) if wait is None else wait
-    if name not in STRATEGIES:
-        raise TrainingSetupError(f"unknown strategy {name!r}; use one of {', '.join(STRATEGIES)}")
     gpus = _gpus()
     where = (f"{len(gpus)} GPU(s): {', '.join(gpus)}" if gpus
              else "no GPU found: training on the CPU (slower; sizes and steps as configured)")
@@ -162,9 +161,8 @@ def place(name: str = "auto", wait: float | None = None) -> Placement:
 
 
 def precision_policy(precision: str, gpus: int) -> tuple[str, str | None]:
-    """The Keras dtype policy for `precision`, and a warning when it cannot be had here."""
-    if precision not in PRECISIONS:
-        raise TrainingSetupError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+    """The Keras dtype policy for `precision` (one of PRECISIONS, as TrainConfig checks), and a
+    warning when it cannot be had here."""
     if precision == "float32":
         return "float32", None
     if not gpus:

@@ -1,94 +1,34 @@
 """The training loop: tune-aligned windows, a progress bar, a checkpoint and validation loss every
-epoch (bits/char for ABC, nats/token for MIDI events), resume after an interruption, early stopping
-on validation."""
+epoch (in the kind's unit: bits/char for ABC, nats/token for MIDI events), resume after an
+interruption, early stopping on validation.
+
+`train` runs three steps: `prepare` (the corpus cache, the devices, the run folder), `resume_or_build`
+(the model and its progress) and `fit_epochs` (the epoch loop)."""
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import shutil
-from dataclasses import asdict, dataclass, field
+import time
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
+from tunegen.runtime.kinds.base import Kind
 from tunegen.runtime.manifest import write_atomic
 from tunegen.runtime.vocab import Vocabulary
 
+from .config import ConfigError, TrainConfig
 from .model import ModelConfig, build_model
+from .run import CheckpointError, RunFolder, RunState, save_keras
 from .windows import bits_per_char, length_batches, padded_tunes
+
+__all__ = ["CheckpointError", "ConfigError", "RunState", "TrainConfig", "train"]
 
 # Options that may change between a run and its resumption; any other change is a new run.
 _RESUMABLE = {"epochs", "max_steps", "patience", "strategy", "precision"}
-
-
-@dataclass
-class TrainConfig:
-    """Everything that decides a training run; saved in the run folder as `config.json`."""
-
-    corpus: str
-    kind: str = "abc"  # "abc" (characters) or "midi" (note events)
-    transpose: int = 0  # MIDI: each epoch shifts every training piece by a random -N..N semitones
-    embedding: int = 64
-    units: int = 384
-    layers: int = 2
-    dropout: float = 0.15
-    epochs: int = 40
-    max_steps: int | None = None
-    batch_size: int = 64
-    seq_len: int = 128
-    lr: float = 2e-3
-    patience: int = 3
-    valid_percent: int = 10
-    max_chars: int = 3000
-    seed: int = 0
-    strategy: str = "auto"  # auto, one, mirrored, multiworker (tf.distribute)
-    precision: str = "float32"  # or "mixed": float16 compute, float32 logits and weights
-
-
-@dataclass
-class RunState:
-    """Progress of a run, rewritten after every epoch (`state.json`)."""
-
-    epoch: int = 0
-    steps: int = 0
-    best_bits: float | None = None
-    best_epoch: int = 0
-    bad_epochs: int = 0
-    finished: bool = False
-    history: list[dict] = field(default_factory=list)
-
-
-def _json(path: Path, obj) -> None:
-    write_atomic(path, (json.dumps(obj, indent=1) + "\n").encode())
-
-
-class CheckpointError(OSError):
-    """A checkpoint could not be written (a full disk, say); the previous one is intact."""
-
-
-def _save_keras(model, path: Path) -> None:
-    """Save through a temporary file and a rename: a failed write leaves the previous file whole."""
-    tmp = path.with_name(f".{path.stem}.tmp.keras")
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise CheckpointError(f"could not write {path.name} ({e.strerror or e}); "
-                              f"{'the previous one is intact' if path.exists() else 'nothing was written'}: "
-                              "free some space and run the same command to resume") from None
-
-
-UNITS = {"abc": ("bits/char", 1.0), "midi": ("nats/token", math.log(2))}
-
-
-def loss_text(kind: str, bits: float) -> str:
-    """A validation figure in the unit of its model kind (bits/char or nats/token)."""
-    unit, scale = UNITS[kind]
-    return f"{bits * scale:.4f} {unit}"
 
 
 def evaluate_bits(model, tunes: list, vocab: Vocabulary, batch: int = 32) -> float:
@@ -96,25 +36,11 @@ def evaluate_bits(model, tunes: list, vocab: Vocabulary, batch: int = 32) -> flo
     return evaluate_ids(model, padded_tunes(tunes, vocab), batch)
 
 
-def run_scorer(run: Path):
-    """(kind, vocabulary, score) of a run folder's best model, where score(pieces) is bits/token."""
-    import keras
-
-    from tunegen.runtime.errors import ModelError
-
-    cfg = json.loads((Path(run) / "config.json").read_text())
-    if not (Path(run) / "model.keras").exists():
-        raise ModelError(f"{run}: no trained model.keras yet")
-    vocab = Vocabulary(tuple(cfg["vocab"]))
-    net = keras.models.load_model(Path(run) / "model.keras")
-    return cfg["train"].get("kind", "abc"), vocab, lambda pieces: evaluate_bits(net, pieces, vocab)
-
-
-def calibration_sample(tunes: list, seed: int, count: int = 32) -> list:
-    """A few training pieces, kept in the run folder to calibrate full-int8 export with real data."""
-    rng = np.random.default_rng(seed)
-    picks = rng.choice(len(tunes), min(count, len(tunes)), replace=False)
-    return [tunes[int(i)] for i in sorted(picks)]
+def run_scorer(path: Path):
+    """(runtime kind, vocabulary, score) of a run folder's best model, where score(pieces) is bits/token."""
+    run = RunFolder.load(path, trained=True)
+    net = run.load_best()
+    return run.kind, run.vocab, lambda pieces: evaluate_bits(net, pieces, run.vocab)
 
 
 def evaluate_ids(model, seqs: list[np.ndarray], batch: int = 32, distributed: bool = False) -> float:
@@ -128,7 +54,7 @@ def evaluate_ids(model, seqs: list[np.ndarray], batch: int = 32, distributed: bo
     return total / max(count, 1)
 
 
-def save_loss_curve(history: list[dict], kind: str, path: Path) -> None:
+def save_loss_curve(history: list[dict], kind: Kind, path: Path) -> None:
     """Train and validation loss against steps, as a PNG (written atomically)."""
     import io
 
@@ -137,7 +63,7 @@ def save_loss_curve(history: list[dict], kind: str, path: Path) -> None:
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    unit, scale = UNITS[kind]
+    unit, scale = kind.loss_unit, kind.loss_scale
     fig = Figure(figsize=(6, 3.5), dpi=100)
     ax = fig.add_subplot()
     steps = [h["steps"] for h in history]
@@ -153,22 +79,30 @@ def save_loss_curve(history: list[dict], kind: str, path: Path) -> None:
     write_atomic(path, buf.getvalue())
 
 
-def train(cfg: TrainConfig, out: Path, console=None) -> RunState:
-    """Train (or resume) a run in `out`; returns the final state. Raises CorpusError on bad data and
-    TrainingSetupError when the strategy or precision cannot be had."""
-    import time
+@dataclass
+class Prepared:
+    """What a run trains on and where: the corpus cache, the placement, the run folders."""
 
-    from rich.console import Console
+    cfg: TrainConfig
+    cache: object  # a TokenCache
+    placement: object  # a devices.Placement
+    policy: str
+    run: RunFolder  # where this process writes (a scratch folder on workers other than the chief)
+    saved: Path  # the chief's run folder, which every worker resumes from
+
+    @property
+    def global_batch(self) -> int:
+        return self.cfg.batch_size * self.placement.replicas
+
+
+def prepare(cfg: TrainConfig, out: Path, console) -> Prepared:
+    """Read (or reuse) the corpus cache, place the run on its devices and make its folder.
+    Raises CorpusError on bad data and TrainingSetupError when the strategy or precision cannot be had."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from .batches import WindowBatches, WindowIndex
     from .cache import build_cache
-    from .devices import cudnn_problems, place, precision_policy, use_xla
+    from .devices import place, precision_policy
 
-    console = console or Console()
-    out = Path(out)
-    if cfg.kind not in UNITS:
-        raise ValueError(f"unknown model kind {cfg.kind!r}; use one of {', '.join(UNITS)}")
     with Progress(TextColumn("reading corpus"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console, transient=True) as bar:
         def progress(total):
@@ -186,74 +120,99 @@ def train(cfg: TrainConfig, out: Path, console=None) -> RunState:
         console.print(f"warning: {warning}")
     keras.mixed_precision.set_global_policy(policy)
     if placement.chief:
-        run_dir = out
+        run_dir = Path(out)
     else:  # other workers train in step but keep their files to themselves
         import tempfile
 
         run_dir = Path(tempfile.mkdtemp(prefix="tunegen-worker-"))
     run_dir.mkdir(parents=True, exist_ok=True)  # only once there is something to train on
-    state_path, ckpt_path, best_path = run_dir / "state.json", run_dir / "checkpoint.keras", run_dir / "model.keras"
-    vocab = cache.vocab
-    tokenizer = cache.meta["tokenizer"]
-    mcfg = ModelConfig(len(vocab), cfg.embedding, cfg.units, cfg.layers, cfg.dropout)
-    train_idx, valid_idx = cache.split()
-    global_batch = cfg.batch_size * placement.replicas
+    if placement.chief:
+        RunFolder.remove_stale(run_dir)
+    mcfg = ModelConfig(len(cache.vocab), cfg.embedding, cfg.units, cfg.layers, cfg.dropout)
+    run = RunFolder(run_dir, cfg, mcfg, cache.vocab, cache.meta["tokenizer"])
+    return Prepared(cfg, cache, placement, policy, run, Path(out))
 
-    state = RunState()
-    # every worker resumes from the chief's run folder (shared storage); only the chief writes it
-    saved_state, saved_ckpt = out / "state.json", out / "checkpoint.keras"
-    with placement.scope():
-        if saved_state.exists() and saved_ckpt.exists():
-            old = json.loads((out / "config.json").read_text())
-            defaults = asdict(TrainConfig(cfg.corpus))  # options added since the run began
-            changed = {k for k, v in asdict(cfg).items() if old["train"].get(k, defaults[k]) != v} - _RESUMABLE
-            if changed or old["vocab"] != list(vocab.tokens):
+
+def resume_or_build(p: Prepared, console):
+    """(model, state): the chief's last checkpoint and progress when the same run was begun before,
+    else a new compiled model. Raises ValueError when the folder holds a run with other settings."""
+    import keras
+
+    from .devices import use_xla
+
+    cfg, saved = p.cfg, p.saved
+    with p.placement.scope():
+        old = RunFolder.load(saved) if RunFolder.is_run(saved) else None
+        state = old.state() if old else None
+        if old and state and old.checkpoint_path.exists():
+            changed = {f.name for f in fields(cfg)
+                       if getattr(old.config, f.name) != getattr(cfg, f.name)} - _RESUMABLE
+            if changed or old.vocab != p.run.vocab:
                 raise ValueError(
-                    f"{out} holds a run with other settings ({', '.join(sorted(changed)) or 'vocabulary'}); "
-                    "use a new --out folder, or the same options to resume"
-                )
-            state = RunState(**json.loads(saved_state.read_text()))
+                    f"{saved} holds a run with other settings ({', '.join(sorted(changed)) or 'vocabulary'}); "
+                    "use a new --out folder, or the same options to resume")
             if state.finished and state.epoch < cfg.epochs and state.bad_epochs < cfg.patience and (
                     cfg.max_steps is None or state.steps < cfg.max_steps):
                 state.finished = False  # asked for more epochs or steps than it had: go on
-            model = keras.models.load_model(saved_ckpt)
-            console.print(f"{out} finished after epoch {state.epoch}" if state.finished else
-                          f"resuming {out} after epoch {state.epoch} ({state.steps} steps)")
-        else:
-            keras.utils.set_random_seed(cfg.seed)
-            model = build_model(mcfg)
-            model.compile(optimizer=keras.optimizers.Adam(cfg.lr, clipnorm=1.0),
-                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                          jit_compile=use_xla(placement.gpus))
-    _json(run_dir / "config.json", {"train": asdict(cfg), "model": mcfg.to_dict(),
-                                    "vocab": list(vocab.tokens), "tokenizer": tokenizer})
-    _json(run_dir / "vocab.json", list(vocab.tokens))
-    _json(run_dir / "corpus.json", {"spec": cfg.corpus, "files": cache.meta["files"], "train": len(train_idx),
-                                    "valid": len(valid_idx), "skipped": cache.meta["skipped"],
-                                    "cache": str(cache.path)})
-    _json(run_dir / "valid.json", [cache.piece(int(i)) for i in valid_idx])
-    picks = np.random.default_rng(cfg.seed).choice(len(train_idx), min(32, len(train_idx)), replace=False)
-    _json(run_dir / "calibration.json", [cache.piece(int(train_idx[i])) for i in sorted(picks)])
-    console.print(placement.line)
-    lstms = [layer for layer in model.layers if isinstance(layer, keras.layers.LSTM)]
-    problems = sorted({p for layer in lstms for p in cudnn_problems(layer)})
-    console.print(f"model: {model.count_params():,} parameters (embedding {cfg.embedding}, {cfg.layers}x LSTM "
-                  f"{cfg.units}, vocab {len(vocab)}); {policy}; LSTM layers "
-                  + ("qualify for cuDNN on a GPU" if not problems else f"miss cuDNN ({', '.join(problems)})")
-                  + f"; global batch {global_batch} ({placement.replicas} replica(s))")
+            model = keras.models.load_model(old.checkpoint_path)
+            console.print(f"{saved} finished after epoch {state.epoch}" if state.finished else
+                          f"resuming {saved} after epoch {state.epoch} ({state.steps} steps)")
+            return model, state
+        keras.utils.set_random_seed(cfg.seed)
+        model = build_model(p.run.model)
+        model.compile(optimizer=keras.optimizers.Adam(cfg.lr, clipnorm=1.0),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      jit_compile=use_xla(p.placement.gpus))
+    return model, RunState()
 
-    unit, scale = UNITS[cfg.kind]
+
+def _describe(p: Prepared, model, console) -> None:
+    import keras
+
+    from .devices import cudnn_problems
+
+    cfg = p.cfg
+    console.print(p.placement.line)
+    lstms = [layer for layer in model.layers if isinstance(layer, keras.layers.LSTM)]
+    problems = sorted({q for layer in lstms for q in cudnn_problems(layer)})
+    console.print(f"model: {model.count_params():,} parameters (embedding {cfg.embedding}, {cfg.layers}x LSTM "
+                  f"{cfg.units}, vocab {len(p.run.vocab)}); {p.policy}; LSTM layers "
+                  + ("qualify for cuDNN on a GPU" if not problems else f"miss cuDNN ({', '.join(problems)})")
+                  + f"; global batch {p.global_batch} ({p.placement.replicas} replica(s))")
+
+
+def _save_setup(p: Prepared) -> None:
+    from .cache import calibration_pieces
+
+    cache = p.cache
+    train_idx, valid_idx = cache.split()
+    p.run.save(corpus={"spec": p.cfg.corpus, "files": cache.meta["files"], "train": len(train_idx),
+                       "valid": len(valid_idx), "skipped": cache.meta["skipped"], "cache": str(cache.path)},
+               valid=[cache.piece(int(i)) for i in valid_idx],
+               calibration=calibration_pieces(cache, p.cfg.seed))
+
+
+def fit_epochs(p: Prepared, model, state: RunState, console) -> RunState:
+    """Train epoch after epoch until the epochs, the steps or the patience run out, saving the best
+    model, a checkpoint and the state after each."""
+    import keras
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .batches import WindowBatches, WindowIndex
+    from .kinds import get as training_kind
+
+    cfg, cache, run, kind = p.cfg, p.cache, p.run, p.run.kind
+    unit, scale = kind.loss_unit, kind.loss_scale
+    train_idx, valid_idx = cache.split()
     valid_seqs = [cache.ids(int(i)) for i in valid_idx]
     windows = WindowIndex(cache, train_idx, cfg.seq_len)
-    per_epoch = max(len(windows) // global_batch, 1)
+    per_epoch = max(len(windows) // p.global_batch, 1)
     tables = None
     if cfg.transpose:
-        from tunegen.runtime.events import transpose_table
-
-        tables = {k: np.asarray(transpose_table(vocab, k), np.int32)
-                  for k in range(-cfg.transpose, cfg.transpose + 1)}
-    callbacks = [keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs"), update_freq="epoch")] \
-        if placement.chief and keras.config.backend() == "tensorflow" else []
+        tk = training_kind(cfg.kind)
+        tables = {k: tk.transpose_table(run.vocab, k) for k in range(-cfg.transpose, cfg.transpose + 1)}
+    callbacks = [keras.callbacks.TensorBoard(log_dir=str(run.path / "logs"), update_freq="epoch")] \
+        if p.placement.chief and keras.config.backend() == "tensorflow" else []
 
     class _Bar(keras.callbacks.Callback):
         def __init__(self, progress, task, tokens_per_step):
@@ -274,24 +233,24 @@ def train(cfg: TrainConfig, out: Path, console=None) -> RunState:
             break
         rng = np.random.default_rng(cfg.seed + state.epoch)
         shifts = rng.integers(-cfg.transpose, cfg.transpose + 1, len(cache)) if tables else None
-        order = rng.permutation(len(windows))[:steps * global_batch]
-        data = WindowBatches(windows, order, global_batch, tables, shifts)
+        order = rng.permutation(len(windows))[:steps * p.global_batch]
+        data = WindowBatches(windows, order, p.global_batch, tables, shifts)
         with Progress(TextColumn(f"epoch {state.epoch + 1}/{cfg.epochs}"), BarColumn(), MofNCompleteColumn(),
                       TextColumn(f"train {{task.fields[loss]}} {unit}, {{task.fields[rate]}} tokens/s"),
                       TimeRemainingColumn(), console=console, transient=True) as progress:
             task = progress.add_task("train", total=len(data), loss="", rate="")
             bar = _Bar(progress, task, data.tokens / max(len(data), 1))
-            if placement.name == "multiworker":
+            if p.placement.name == "multiworker":
                 from .distributed import fit_epoch
 
-                train_loss = fit_epoch(model, data, placement.strategy,
+                train_loss = fit_epoch(model, data, p.placement.strategy,
                                        lambda loss, bar=bar: bar.on_train_batch_end(0, {"loss": loss}))
             else:
                 hist = model.fit(data, epochs=state.epoch + 1, initial_epoch=state.epoch, verbose=0,
                                  callbacks=[bar, *callbacks])
                 train_loss = float(hist.history["loss"][-1])
         rate = data.tokens / max(time.perf_counter() - bar.start, 1e-9)
-        bits = evaluate_ids(model, valid_seqs, distributed=placement.replicas > 1)
+        bits = evaluate_ids(model, valid_seqs, distributed=p.placement.replicas > 1)
         state.epoch += 1
         state.steps += len(data)
         state.history.append({"epoch": state.epoch, "steps": state.steps, "valid_bits": bits,
@@ -299,28 +258,40 @@ def train(cfg: TrainConfig, out: Path, console=None) -> RunState:
         improved = state.best_bits is None or bits < state.best_bits - 1e-3
         if improved:
             state.best_bits, state.best_epoch, state.bad_epochs = bits, state.epoch, 0
-            _save_keras(model, best_path)
         else:
             state.bad_epochs += 1
-        _save_keras(model, ckpt_path)
+        state.finished = (state.bad_epochs >= cfg.patience or state.epoch >= cfg.epochs
+                          or (cfg.max_steps is not None and state.steps >= cfg.max_steps))
+        if improved:
+            save_keras(model, run.best_path)
+        run.save_checkpoint(model, state)
         if state.bad_epochs >= cfg.patience:
-            state.finished = True
             console.print(f"stopping early: no gain for {cfg.patience} epochs")
-        if cfg.max_steps is not None and state.steps >= cfg.max_steps:
-            state.finished = True
-        if state.epoch >= cfg.epochs:
-            state.finished = True
-        _json(state_path, asdict(state))
-        save_loss_curve(state.history, cfg.kind, run_dir / "loss.png")
-        console.print(f"epoch {state.epoch}: {state.steps} steps, validation {loss_text(cfg.kind, bits)}, "
+        save_loss_curve(state.history, kind, run.path / "loss.png")
+        console.print(f"epoch {state.epoch}: {state.steps} steps, validation {kind.loss_text(bits)}, "
                       f"{rate:,.0f} tokens/s" + (" (best)" if improved else ""))
-    if state.finished and not best_path.exists():
-        shutil.copy(ckpt_path, best_path)
-    _json(run_dir / "summary.json", {"valid_bits": state.best_bits, "epoch": state.best_epoch,
-                                     "steps": state.steps,
-                                     "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")})
-    if not placement.chief:
-        shutil.rmtree(run_dir, ignore_errors=True)
-    console.print(f"done: best validation {loss_text(cfg.kind, state.best_bits)} at epoch {state.best_epoch}; "
-                  f"model in {best_path}")
+    return state
+
+
+def train(cfg: TrainConfig, out: Path, console=None) -> RunState:
+    """Train (or resume) a run in `out`; returns the final state. Raises CorpusError on bad data,
+    TrainingSetupError when the strategy or precision cannot be had, ValueError when `out` holds
+    another run."""
+    from rich.console import Console
+
+    console = console or Console()
+    p = prepare(cfg, out, console)
+    model, state = resume_or_build(p, console)
+    _save_setup(p)
+    _describe(p, model, console)
+    state = fit_epochs(p, model, state, console)
+    run = p.run
+    if state.finished and not run.best_path.exists():
+        shutil.copy(run.checkpoint_path, run.best_path)
+    run.save_summary({"valid_bits": state.best_bits, "epoch": state.best_epoch, "steps": state.steps,
+                      "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    if not p.placement.chief:
+        shutil.rmtree(run.path, ignore_errors=True)
+    console.print(f"done: best validation {run.kind.loss_text(state.best_bits)} at epoch {state.best_epoch}; "
+                  f"model in {run.best_path}")
     return state

@@ -1,5 +1,5 @@
-"""ABC corpus ingestion: read files, folders or music21's bundled collections, split at `X:`,
-normalise each tune, drop duplicates and split train/validation by tune.
+"""The training side of ABC character models: read files, folders or music21's bundled
+collections, split them at `X:` and normalise each tune.
 
 A normalised tune is its header (`R:` if known, then `M:`, `L:`, `K:`) and its music: titles,
 comments, lyrics, annotations, chord symbols, decorations, grace notes and slurs are dropped, so the
@@ -8,13 +8,12 @@ model spends its capacity on notes and bars.
 
 from __future__ import annotations
 
-import hashlib
 import re
-from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from tunegen.runtime import kinds
 from tunegen.runtime.abc import (
     BARLINES,
     AbcSyntaxError,
@@ -25,7 +24,9 @@ from tunegen.runtime.abc import (
     split_bars,
     split_header,
 )
-from tunegen.runtime.errors import CorpusError
+from tunegen.runtime.vocab import Vocabulary
+
+from .base import TrainingKind, spec_files
 
 ABC_SUFFIXES = (".abc",)
 MIN_FULL_BARS = 0.75  # tunes whose own bars mostly disagree with their meter teach bad habits
@@ -53,22 +54,8 @@ def music21_collections() -> dict[str, Path]:
 
 def corpus_files(spec: str) -> list[Path]:
     """ABC files for a corpus spec: a file, a folder, or music21 collection names (comma-separated)."""
-    files: list[Path] = []
-    for part in [s.strip() for s in spec.split(",") if s.strip()]:
-        path = Path(part).expanduser()
-        if path.is_file():
-            files.append(path)
-        elif path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in ABC_SUFFIXES))
-        else:
-            known = music21_collections()
-            if part not in known:
-                raise CorpusError(
-                    f"corpus {part!r} is not a file, a folder, or a bundled collection; "
-                    f"give a path to ABC files or one of: {', '.join(known)}"
-                )
-            files.extend(sorted(known[part].rglob("*.abc")))
-    return files
+    return spec_files(spec, lambda p: p.is_file() and p.suffix.lower() in ABC_SUFFIXES,
+                      music21_collections, "ABC files")
 
 
 def split_tunes(text: str) -> list[str]:
@@ -190,33 +177,6 @@ def normalise(raw: str) -> str:
     return "\n".join(header) + "\n" + body
 
 
-@dataclass
-class Corpus:
-    """Normalised, de-duplicated tunes with the count of tunes skipped, by reason."""
-
-    spec: str
-    train: list[str] = field(default_factory=list)
-    valid: list[str] = field(default_factory=list)
-    skipped: Counter = field(default_factory=Counter)
-    files: int = 0
-    noun: str = "tunes"
-
-    @property
-    def kept(self) -> int:
-        return len(self.train) + len(self.valid)
-
-    def summary(self) -> str:
-        reasons = ", ".join(f"{n} {r}" for r, n in self.skipped.most_common())
-        return (f"{self.kept} {self.noun} kept ({len(self.train)} train, {len(self.valid)} validation) "
-                f"from {self.files} files; {sum(self.skipped.values())} skipped"
-                + (f" ({reasons})" if reasons else ""))
-
-
-def is_valid_split(text: str, valid_percent: int) -> bool:
-    """Deterministic split by the tune's own content: the same tune always lands on the same side."""
-    return int(hashlib.sha1(text.encode()).hexdigest()[:8], 16) % 100 < valid_percent
-
-
 def read_text(path: Path) -> str:
     data = path.read_bytes()
     try:
@@ -225,42 +185,56 @@ def read_text(path: Path) -> str:
         return data.decode("latin-1")
 
 
-def load_corpus(spec: str, valid_percent: int = 10, max_chars: int = 3000,
-                progress: Iterable | None = None) -> Corpus:
-    """Read, normalise, de-duplicate and split a corpus; raise CorpusError if nothing is usable."""
-    files = corpus_files(spec)
-    corpus = Corpus(spec=spec, files=len(files))
-    if not files:
-        raise CorpusError(f"corpus {spec!r} holds no .abc files; point it at ABC files")
-    seen: set[str] = set()
-    for path in (progress(files) if progress else files):
+class AbcTraining(TrainingKind):
+    """ABC tunes: normalised text, one character per token, the vocabulary the corpus's characters."""
+
+    kind = kinds.get("abc-char")
+    tokenizer = "abc-char-1"
+    files_text = ".abc files"
+
+    def files(self, spec: str) -> list[Path]:
+        return corpus_files(spec)
+
+    def read_file(self, path: Path) -> list[tuple[str | None, str]]:
         try:
             text = read_text(path)
         except OSError as e:
-            corpus.skipped[f"unreadable file ({e.strerror})"] += 1
-            continue
+            return [(None, f"unreadable file ({e.strerror})")]
+        out: list[tuple[str | None, str]] = []
         for raw in split_tunes(text.replace("\r\n", "\n").replace("\r", "\n")):
             try:
-                tune = normalise(raw)
+                out.append((normalise(raw), ""))
             except SkipTune as e:
-                corpus.skipped[str(e)] += 1
-                continue
-            if len(tune) > max_chars:
-                corpus.skipped["too long"] += 1
-                continue
-            body = split_header(tune)[1]
-            if body in seen:
-                corpus.skipped["duplicate"] += 1
-                continue
-            seen.add(body)
-            (corpus.valid if is_valid_split(tune, valid_percent) else corpus.train).append(tune)
-    if not corpus.train:
-        raise CorpusError(
-            f"corpus {spec!r} has no usable tunes ({corpus.summary()}); "
-            "each tune needs X:, M:, K: and notes"
-        )
-    if not corpus.valid:  # a tiny corpus: hold one tune back so validation still means something
-        corpus.valid.append(corpus.train.pop())
-        if not corpus.train:
-            corpus.train.append(corpus.valid[0])
-    return corpus
+                out.append((None, str(e)))
+        return out
+
+    def option(self, max_chars: int) -> int:
+        return max_chars
+
+    def reject(self, piece: str, max_chars: int) -> str | None:
+        if len(piece) > max_chars:
+            return "too long"
+        if max(map(ord, piece)) > 0xFFFF:  # a symbol is 16 bits
+            return "characters beyond the basic plane"
+        return None
+
+    def dedup_key(self, piece: str) -> str:
+        return split_header(piece)[1]  # the same music under another title or rhythm is a repeat
+
+    def split_key(self, piece: str) -> str:
+        return piece
+
+    def symbols(self, piece: str) -> np.ndarray:
+        return np.frombuffer(piece.encode("utf-16-le"), np.uint16)
+
+    def symbol(self, token: str) -> int:
+        return ord(token)
+
+    def vocabulary(self, symbols: set[int]) -> Vocabulary:
+        return Vocabulary.from_texts(["".join(map(chr, symbols))])
+
+    def piece(self, tokens: list[str]) -> str:
+        return "".join(tokens)
+
+
+TRAINING = AbcTraining()

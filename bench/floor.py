@@ -20,9 +20,10 @@ import numpy as np
 import tunegen
 
 # where profiled time is counted: by the file a function lives in (first match wins)
-PARTS = (("step", ("runtime/model.py", "interpreter.py", "_pywrap")), ("guide", ("runtime/abc.py", "runtime/events.py")),
+PARTS = (("step", ("runtime/model.py", "interpreter.py", "_pywrap")),
+         ("guide", ("runtime/abc.py", "runtime/events.py", "fractions.py", "re.Pattern")),
          ("sampling", ("runtime/sampler.py", "runtime/sampling.py", "numpy")),
-         ("validation", ("runtime/score.py", "music21")))
+         ("validation", ("runtime/score.py", "music21", "runtime/kinds/")))
 
 
 def bare_step(step, tokens: int = 400, runs: int = 7) -> float:
@@ -46,8 +47,9 @@ def shares(model, seeds: range) -> dict[str, float]:
         model.generate(seed=s)
     prof.disable()
     totals = dict.fromkeys([p for p, _ in PARTS] + ["other"], 0.0)
-    for (file, _, _), (_, _, tottime, _, _) in pstats.Stats(prof).stats.items():
-        part = next((p for p, keys in PARTS if any(k in file for k in keys)), "other")
+    for (file, _, func), (_, _, tottime, _, _) in pstats.Stats(prof).stats.items():
+        where = f"{file}:{func}"  # built-ins have no file, only a name naming their module
+        part = next((p for p, keys in PARTS if any(k in where for k in keys)), "other")
         totals[part] += tottime
     whole = sum(totals.values()) or 1.0
     return {p: t / whole for p, t in totals.items()}

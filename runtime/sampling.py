@@ -17,7 +17,7 @@ import numpy as np
 from .errors import TunegenError
 from .model import StepModel
 from .options import MAX_ATTEMPTS, Options
-from .sampler import choose, distribution
+from .sampler import pick
 from .stepping import StepRequest, draw
 
 
@@ -97,10 +97,7 @@ def sampler(model: StepModel, opts: Options, rng: np.random.Generator,
                 saved = (len(out), logits, list(state), copy.copy(guide), logp, sampled)
             yield out[emitted:]
             emitted = len(out)
-        row = logits[0]
-        i = choose(distribution(row, opts.temperature, opts.top_k, opts.top_p), rng, allowed)
-        if i < 0:  # the filtered choices were all refused: take the model's best allowed one
-            i = choose(distribution(row, 1.0), rng, allowed)
+        i, lp = pick(logits[0], opts.temperature, opts.top_k, opts.top_p, rng, allowed)
         if i < 0:
             if saved is None or retries >= guide.max_backoffs:
                 ending = "stuck"
@@ -111,8 +108,7 @@ def sampler(model: StepModel, opts: Options, rng: np.random.Generator,
             state, guide = list(state), copy.copy(guide)
             del out[n:]
             continue
-        z = row.astype(np.float64)
-        logp += float(z[i] - z.max() - np.log(np.exp(z - z.max()).sum()))
+        logp += lp
         sampled += 1
         if i == end:
             ending = "end"

@@ -146,6 +146,11 @@ def _number(value: Any, option: Option) -> float | int:
     return float(value)
 
 
+def _text(x: float) -> str:
+    """A bound or value as a person writes it: 2147483647, 0.5."""
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
 def parse_request(body: bytes, served: dict[str, Served]) -> tuple[str, dict, dict]:
     """A POST /api/pieces body -> (model name, `generate` keywords, `load` keywords). Types and the
     server's bounds are checked here; the model checks the rest with the command line's messages."""
@@ -176,17 +181,17 @@ def parse_request(body: bytes, served: dict[str, Served]) -> tuple[str, dict, di
             if not isinstance(value, str):
                 raise BadRequest(f"{key} must be text (got {json.dumps(value)})")
             if o.max is not None and len(value) > o.max:
-                raise BadRequest(f"{key} must be at most {o.max:g} characters (got {len(value)})")
+                raise BadRequest(f"{key} must be at most {_text(o.max)} characters (got {len(value)})")
         elif o.type == "choice":
             if value not in o.choices:
                 raise BadRequest(f"{key} must be one of {', '.join(o.choices)} (got {json.dumps(value)})")
         else:
             value = _number(value, o)
             if (o.min is not None and value < o.min) or (o.max is not None and value > o.max):
-                low = "" if o.min is None else f"{o.min:g}"
-                high = "" if o.max is None else f"{o.max:g}"
+                low = "" if o.min is None else _text(o.min)
+                high = "" if o.max is None else _text(o.max)
                 span = f"{low}-{high}" if low and high else (f"at least {low}" if low else f"at most {high}")
-                raise BadRequest(f"{key} must be {span} (got {value:g})")
+                raise BadRequest(f"{key} must be {span} (got {_text(value)})")
         (render if o.stage == "render" else sample)[key] = value
     return name, sample, render
 
@@ -227,8 +232,12 @@ def serve(
     from .model import DEFAULT_MODEL, shipped_models
     from .serve_http import Workshop, start
 
+    # a stream of its own on the terminal: sampling swaps `sys.stderr` (and loading a model fd 2)
+    # for a moment in whichever thread does it, and the log lines of other threads must not vanish
+    log = os.fdopen(os.dup(2), "w", buffering=1)
+
     def say(line: str) -> None:
-        typer.echo(line, err=True)
+        print(line, file=log, flush=True)
 
     cores = _cores()
     workers = workers if workers is not None else min(cores, 4)
@@ -265,3 +274,4 @@ def serve(
         if "server" in locals():
             server.server_close()
         shutil.rmtree(root, ignore_errors=True)
+        log.close()

@@ -55,19 +55,36 @@ class Workshop:
                  soundfont: Path | None = None, log=None) -> None:
         self.names, self.root, self.soundfont = names, root, soundfont
         self.threads = max(1, _cores() // workers)  # interpreter threads: workers x threads <= cores
-        self.log = log or (lambda line: None)
+        self.log = log or (lambda line: print(line, file=sys.stderr))
         self._local = threading.local()
         first = [self._load(n, {}) for n in names]  # an unknown model or a missing SoundFont stops us here
         first[0].soundfont()
         self.served = {m.name: describe_model(m) for m in first}
+        # import and load what the first piece needs (music21, FluidSynth, the SoundFont) now, not
+        # on its listener's time: one piece of each model is made and thrown away
+        for m in first:
+            warm = m.generate(seed=0)
+            for ext in ("mid", "wav"):
+                warm.data("." + ext)
         self.store = Store(root, keep)
         self.queue = WorkQueue(workers, depth, setup=self._warm)
         self.queue.wait_ready()
 
+    # loading swaps the process's stderr for a moment (to drop the interpreter's banner); two loads
+    # at once in two threads could leave stderr pointing at a closed file, so they take turns
+    _loading = threading.Lock()
+
     def _load(self, name: str, render: dict):
         import tunegen
 
-        return tunegen.load(name, soundfont=self.soundfont, num_threads=self.threads, **render)
+        with self._loading:
+            return tunegen.load(name, soundfont=self.soundfont, num_threads=self.threads, **render)
+
+    # Sampling checks each ABC tune with music21 under `warnings.catch_warnings` and
+    # `redirect_stderr`, which act on the whole process: two at once could trade warnings and so
+    # make another tune from the same seed. Pieces are sampled one at a time (a tenth of a second)
+    # and rendered in parallel (most of the time).
+    _sampling = threading.Lock()
 
     def _warm(self) -> None:
         self._local.models = {}
@@ -88,7 +105,8 @@ class Workshop:
         start = time.perf_counter()
         try:
             model = self._model(name, render)
-            piece = model.generate(**sample)
+            with self._sampling:
+                piece = model.generate(**sample)
         except TunegenError as e:
             raise BadRequest(str(e)) from None
         pid = secrets.token_hex(6)
@@ -141,7 +159,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args) -> None:
         if getattr(self.server, "verbose", False):
-            super().log_message(format, *args)
+            self.server.log(f"{self.address_string()} {format % args}")  # type: ignore[attr-defined]
 
     def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str] | None = None,
               head: bool = False) -> None:
@@ -169,7 +187,7 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as e:  # a fault of the server: say so in one line, log it, no traceback out
             import traceback
 
-            traceback.print_exc(file=sys.stderr)
+            self.server.log(traceback.format_exc().rstrip())  # type: ignore[attr-defined]
             self._json(500, {"error": f"internal error: {type(e).__name__}: {e}"})
 
     def do_GET(self) -> None:
@@ -297,9 +315,11 @@ class Server(ThreadingHTTPServer):
 
 
 def start(host: str, port: int, shop: Workshop, verbose: bool = False) -> Server:
-    """Bind the HTTP server to a workshop (not yet serving: call `serve_forever`)."""
+    """Bind the HTTP server to a workshop (not yet serving: call `serve_forever`). It logs where
+    the workshop does."""
     server = Server((host, port), Handler)
     server.shop, server.verbose, server.assets = shop, verbose, _assets()  # type: ignore[attr-defined]
+    server.log = shop.log  # type: ignore[attr-defined]
     server.limits = {"body_bytes": MAX_BODY, "workers": shop.queue.workers,  # type: ignore[attr-defined]
                      "queue": shop.queue.depth, "kept": shop.store.keep}
     return server

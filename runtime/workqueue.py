@@ -31,7 +31,9 @@ class WorkQueue:
 
     def __init__(self, workers: int, depth: int, setup: Callable[[], None] | None = None) -> None:
         self.workers, self.depth = workers, depth
-        self._jobs: queue.Queue = queue.Queue(maxsize=depth)
+        self._jobs: queue.Queue = queue.Queue()
+        # places for jobs running or waiting (a Queue's maxsize 0 would mean no bound at all)
+        self._places = threading.Semaphore(workers + depth)
         self._setup = setup
         self._seconds = 1.0  # running mean of a job's time, for Retry-After
         self._lock = threading.Lock()
@@ -52,22 +54,18 @@ class WorkQueue:
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         """Queue `fn(*args)`; its Future holds the result or the exception. Raises Busy when full."""
-        future: Future = Future()
-        try:
-            self._jobs.put_nowait((future, fn, args))
-        except queue.Full:
+        if not self._places.acquire(blocking=False):
             with self._lock:
-                wait = self._seconds * (self._jobs.qsize() + 1) / self.workers
-            raise Busy(max(1, round(wait))) from None
+                wait = self._seconds * (self.depth + self.workers) / self.workers
+            raise Busy(max(1, round(wait)))
+        future: Future = Future()
+        self._jobs.put((future, fn, args))
         return future
 
     def stop(self) -> None:
         """Let the workers end after their current job; does not wait for them."""
-        for _ in self._threads:
-            try:
-                self._jobs.put_nowait(None)
-            except queue.Full:  # they are daemon threads: the process ends without them
-                break
+        for _ in self._threads:  # daemon threads: the process need not wait for them
+            self._jobs.put(None)
 
     def _work(self) -> None:
         try:
@@ -80,13 +78,14 @@ class WorkQueue:
             self._ready.release()
         while (item := self._jobs.get()) is not None:
             future, fn, args = item
-            if not future.set_running_or_notify_cancel():
-                continue
             start = time.perf_counter()
             try:
-                future.set_result(fn(*args))
+                if future.set_running_or_notify_cancel():
+                    future.set_result(fn(*args))
             except BaseException as e:  # handed to the caller, who decides what it means
                 future.set_exception(e)
+            finally:
+                self._places.release()
             with self._lock:
                 self._seconds = 0.8 * self._seconds + 0.2 * (time.perf_counter() - start)
 

@@ -124,7 +124,7 @@ function drawHistory() {
     const li = document.createElement("li");
     const b = document.createElement("button");
     b.type = "button";
-    b.textContent = `${p.model}, seed ${p.seed}: ${p.description}`;
+    b.textContent = `${p.model}: ${p.description}`;
     b.title = "Show it again (and put its seed in the settings)";
     b.addEventListener("click", () => again(p));
     li.append(b);

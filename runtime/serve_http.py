@@ -45,6 +45,19 @@ def _trim_memory() -> None:
         pass  # not glibc: nothing to trim
 
 
+def _bound_malloc() -> None:
+    """Keep glibc's heap from growing under load: every connection is a new thread, and each could
+    get a malloc arena of its own; and after a freed multi-MB WAV buffer glibc raises its mmap
+    threshold, so later large buffers fragment the heap instead of going back to the system."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return  # not glibc
+    M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8
+    libc.mallopt(M_ARENA_MAX, 2)
+    libc.mallopt(M_MMAP_THRESHOLD, 256 * 1024)
+
+
 class Workshop:
     """Makes pieces on the worker threads and keeps them. Each worker loads its own copy of each
     model (interpreters are not thread-safe) and a few more for requested tempos and instruments."""
@@ -54,6 +67,7 @@ class Workshop:
     def __init__(self, names: list[str], root: Path, keep: int, workers: int, depth: int,
                  soundfont: Path | None = None, log=None) -> None:
         self.names, self.root, self.soundfont = names, root, soundfont
+        _bound_malloc()
         self.threads = max(1, _cores() // workers)  # interpreter threads: workers x threads <= cores
         self.log = log or (lambda line: print(line, file=sys.stderr))
         self._local = threading.local()

@@ -18,6 +18,7 @@ import json
 import math
 import os
 import re
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -254,6 +255,7 @@ def serve(
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
+    stopped = False
     try:
         shop = Workshop(names, root, keep_pieces, workers, queue, soundfont, log=say)
         try:
@@ -268,6 +270,7 @@ def serve(
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
         say("stopped")
+        stopped = True
     finally:
         if "shop" in locals():
             shop.queue.stop()
@@ -275,3 +278,9 @@ def serve(
             server.server_close()
         shutil.rmtree(root, ignore_errors=True)
         log.close()
+    if stopped:
+        # a worker may be deep in a render that holds the interpreter; everything is saved and
+        # cleaned up, so end now rather than let the interpreter's shutdown wait for it
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)

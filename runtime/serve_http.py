@@ -58,6 +58,16 @@ def _bound_malloc() -> None:
     libc.mallopt(M_MMAP_THRESHOLD, 256 * 1024)
 
 
+def _verovio_in_this_thread() -> None:
+    """Verovio (the piano score's engraver) keeps its resource path per thread and sets it only in
+    the thread that imports it; in any other thread it cannot load its fonts."""
+    try:
+        import verovio
+    except ImportError:
+        return  # no engraver for MIDI pieces: they come without a sheet, and say so
+    verovio.setDefaultResourcePath(str(resources.files("verovio") / "data"))
+
+
 class Workshop:
     """Makes pieces on the worker threads and keeps them. Each worker loads its own copy of each
     model (interpreters are not thread-safe) and a few more for requested tempos and instruments."""
@@ -101,6 +111,7 @@ class Workshop:
     _sampling = threading.Lock()
 
     def _warm(self) -> None:
+        _verovio_in_this_thread()
         self._local.models = {}
         for name in self.names:
             self._model(name, {})

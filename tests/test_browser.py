@@ -120,6 +120,7 @@ def test_options_follow_the_model(browser, base):
     assert browser.find_elements(By.ID, "opt-bars") and not browser.find_elements(By.ID, "opt-primer")
     # from the keyboard: Enter in a field asks for a piece
     bars = browser.find_element(By.ID, "opt-bars")
+    browser.find_element(By.ID, "opt-seed").send_keys("2")
     bars.send_keys("4\n")
     _wait(browser, lambda d: "4 bars" in d.find_element(By.ID, "description").text)
     assert {a.text for a in browser.find_elements(By.CSS_SELECTOR, "#downloads a")} == {"MIDI", "WAV", "SVG"}

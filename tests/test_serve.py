@@ -302,3 +302,12 @@ def test_the_command_listens_on_loopback_and_stops_on_sigterm_within_a_second(tm
         assert not list(tmp_path.glob("tunegen-serve-*"))  # its pieces are cleaned up
     finally:
         proc.kill()
+
+
+def test_pieces_made_at_once_all_get_their_sheet(served):
+    # Verovio finds its fonts only in a thread that set its resource path: every worker does
+    _, client = served
+    with ThreadPoolExecutor(2) as ex:
+        pieces = list(ex.map(lambda s: client.post({"model": "piano", "seed": s, "bars": 4}), (11, 12)))
+    for status, piece in pieces:
+        assert status == 201 and "svg" in piece["files"] and "problems" not in piece, piece.get("problems")

@@ -252,7 +252,8 @@ def info(model: Annotated[str, typer.Argument(help="Shipped model name or path t
         raise typer.Exit(1)
 
 
-RUNTIME_COMMANDS = ("play", "generate", "radio", "models", "info")
+app.command("serve")(__import__("tunegen.runtime.serve", fromlist=["serve"]).serve)  # light: no HTTP stack until run
+RUNTIME_COMMANDS = ("play", "generate", "radio", "models", "info", "serve")
 _registered = False
 
 

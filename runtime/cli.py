@@ -12,6 +12,7 @@ import typer
 
 from . import kinds
 from .errors import TunegenError
+from .serve import serve
 
 app = typer.Typer(
     help="Generate and play new tunes offline from small quantized LSTM models.",
@@ -252,7 +253,7 @@ def info(model: Annotated[str, typer.Argument(help="Shipped model name or path t
         raise typer.Exit(1)
 
 
-app.command("serve")(__import__("tunegen.runtime.serve", fromlist=["serve"]).serve)  # light: no HTTP stack until run
+app.command("serve")(serve)  # light to import: the HTTP stack loads when it runs
 RUNTIME_COMMANDS = ("play", "generate", "radio", "models", "info", "serve")
 _registered = False
 

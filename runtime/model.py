@@ -6,6 +6,7 @@ import contextlib
 import os
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -46,10 +47,19 @@ def resolve(model: str | Path) -> Path:
     )
 
 
+# swapping file descriptor 2 is process-wide: two threads at it at once could leave it closed
+_STDERR_SWAP = threading.Lock()
+
+
 @contextlib.contextmanager
 def _native_stderr_filtered(drop: str = "INFO: Created TensorFlow Lite XNNPACK delegate"):
     """Run a block whose native code writes to stderr, passing on all but the `drop` lines
-    (the interpreter announces its CPU delegate on every load)."""
+    (the interpreter announces its CPU delegate on every load). One thread at a time."""
+    with _STDERR_SWAP:
+        yield from _filtered_stderr(drop)
+
+
+def _filtered_stderr(drop: str):
     try:
         fd = sys.stderr.fileno()
     except (AttributeError, OSError, ValueError):  # no real stderr (e.g. under a test runner)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import threading
 import warnings
+
+# redirect_stderr and catch_warnings act on the whole process: two parses at once in two threads
+# would trade warnings (and verdicts), and hide other threads' messages
+_PARSING = threading.Lock()
 
 
 def parse_abc(text: str):
@@ -17,7 +22,7 @@ def parse_abc(text: str):
 
     err = io.StringIO()
     try:
-        with contextlib.redirect_stderr(err), warnings.catch_warnings(record=True) as caught:
+        with _PARSING, contextlib.redirect_stderr(err), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             score = music21.converter.parse(text, format="abc")
     except Exception as e:  # music21 raises many types for bad ABC

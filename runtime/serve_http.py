@@ -58,16 +58,6 @@ def _bound_malloc() -> None:
     libc.mallopt(M_MMAP_THRESHOLD, 256 * 1024)
 
 
-def _verovio_in_this_thread() -> None:
-    """Verovio (the piano score's engraver) keeps its resource path per thread and sets it only in
-    the thread that imports it; in any other thread it cannot load its fonts."""
-    try:
-        import verovio
-    except ImportError:
-        return  # no engraver for MIDI pieces: they come without a sheet, and say so
-    verovio.setDefaultResourcePath(str(resources.files("verovio") / "data"))
-
-
 class Workshop:
     """Makes pieces on the worker threads and keeps them. Each worker loads its own copy of each
     model (interpreters are not thread-safe) and a few more for requested tempos and instruments."""
@@ -94,24 +84,12 @@ class Workshop:
         self.queue = WorkQueue(workers, depth, setup=self._warm)
         self.queue.wait_ready()
 
-    # loading swaps the process's stderr for a moment (to drop the interpreter's banner); two loads
-    # at once in two threads could leave stderr pointing at a closed file, so they take turns
-    _loading = threading.Lock()
-
     def _load(self, name: str, render: dict):
         import tunegen
 
-        with self._loading:
-            return tunegen.load(name, soundfont=self.soundfont, num_threads=self.threads, **render)
-
-    # Sampling checks each ABC tune with music21 under `warnings.catch_warnings` and
-    # `redirect_stderr`, which act on the whole process: two at once could trade warnings and so
-    # make another tune from the same seed. Pieces are sampled one at a time (a tenth of a second)
-    # and rendered in parallel (most of the time).
-    _sampling = threading.Lock()
+        return tunegen.load(name, soundfont=self.soundfont, num_threads=self.threads, **render)
 
     def _warm(self) -> None:
-        _verovio_in_this_thread()
         self._local.models = {}
         for name in self.names:
             self._model(name, {})
@@ -130,8 +108,7 @@ class Workshop:
         start = time.perf_counter()
         try:
             model = self._model(name, render)
-            with self._sampling:
-                piece = model.generate(**sample)
+            piece = model.generate(**sample)
         except TunegenError as e:
             raise BadRequest(str(e)) from None
         pid = secrets.token_hex(6)

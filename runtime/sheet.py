@@ -72,6 +72,10 @@ def musicxml_svg(data: bytes) -> bytes:
     except ImportError:
         raise SheetError("engraving a MIDI piece needs Verovio: pip install verovio "
                          "(or tunegen[sheet]); or save it as .musicxml and open it in MuseScore") from None
+    from importlib import resources
+
+    # Verovio keeps its resource path per thread, set only in the thread that imported it
+    verovio.setDefaultResourcePath(str(resources.files("verovio") / "data"))
     tk = verovio.toolkit()
     tk.setOptions({"adjustPageHeight": True, "footer": "none", "header": "none"})
     if not tk.loadData(data.decode()):

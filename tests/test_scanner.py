@@ -30,7 +30,7 @@ def _music21_agrees(docs: list[str]) -> list[tuple[str, str]]:
 
 def test_every_corpus_tune_our_check_passes_music21_reads():
     pytest.importorskip("tensorflow")  # the corpus reader is training's
-    from tunegen.training.corpus import SkipTune, corpus_files, normalise, read_text, split_tunes
+    from tunegen.training.kinds.abc import SkipTune, corpus_files, normalise, read_text, split_tunes
 
     docs = []
     for f in corpus_files("oneills1850,ryansMammoth,airdsAirs"):

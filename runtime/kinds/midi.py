@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import PrimerError, TunegenError
-from ..events import GRID, METERS, EventGuide, Music, decode, encode, release_at
+from ..events import GRID, METERS, EventGuide, Music, decode, encode, event_vocabulary, release_at
 from .base import Kind, Plan
 
 MIN_NOTES = 8  # fewer is no piece; it is drawn again
@@ -70,6 +70,14 @@ class MidiKind(Kind):
     suffixes = (".mid", ".midi", ".wav", ".svg", ".musicxml")
     keep_suffix = ".mid"
     options = ("bars", "seconds")
+
+    def vocabulary_problem(self, tokens) -> str | None:
+        events = set(event_vocabulary().tokens)
+        unknown = [t for t in tokens if t not in events]
+        if unknown:
+            return f"tokens that are not events ({', '.join(map(repr, unknown[:5]))})"
+        missing = len(events) - len(set(tokens))
+        return f"{missing} event tokens are missing" if missing else None
 
     def check(self, opts, model: str) -> None:
         super().check(opts, model)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import kinds, limits
-from .errors import TunegenError
+from .errors import AudioError, TunegenError
 from .model import DEFAULT_MODEL, StepModel, load_model
 from .options import Options
 from .piece import Piece
@@ -56,7 +56,9 @@ class Model:
         if self._soundfont is None:
             from .render import find_soundfont
 
-            self._soundfont = find_soundfont(self._soundfont_arg)
+            found = find_soundfont(self._soundfont_arg)
+            check_soundfont(found)
+            self._soundfont = found
         return self._soundfont
 
     def options(self, count: int = 1, **settings) -> Options:
@@ -123,6 +125,18 @@ class Model:
         rng = np.random.default_rng([opts.seed, 0, 0])
         for chunk in run_one(self.step, sampler(self.step, opts, rng, plan.guide())):
             yield from chunk
+
+
+def check_soundfont(path: Path) -> None:
+    """Refuse a file that is no SoundFont before any work (FluidSynth would only say so after
+    sampling, and on stderr): SoundFonts are RIFF files of form `sfbk` (SF2, SF3) or `DLS `."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError as e:
+        raise AudioError(f"cannot read the SoundFont {path}: {e.strerror or e}") from None
+    if head[:4] != b"RIFF" or head[8:12] not in (b"sfbk", b"DLS "):
+        raise AudioError(f"{path} is not a SoundFont (no RIFF sfbk header); give a General MIDI .sf2 file")
 
 
 def load(model: str | os.PathLike = DEFAULT_MODEL, *, soundfont: str | os.PathLike | None = None,

@@ -297,6 +297,7 @@ def main_app(argv: list[str] | None = None) -> typer.Typer:
 def main() -> None:
     """Entry point: user mistakes become one line and exit code 1, never a traceback."""
     quiet.setup("--verbose" in sys.argv[1:2] or None)  # before any layer imports TensorFlow
+    quiet.filter_native_stderr()
     try:
         main_app(sys.argv[1:])()
     except TunegenError as e:

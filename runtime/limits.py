@@ -22,8 +22,10 @@ MAX_SECONDS = 3600.0  # a MIDI piece's length in seconds
 MAX_TEMPERATURE = 10.0  # far past where sampling is noise
 MAX_SEED = 2**63 - 1
 MAX_PRIMER_CHARS = 4000  # an ABC primer: about 300 bars, far more than a tune's opening
-MAX_PRIMER_BYTES = 1 << 20  # a MIDI or score primer file (only its opening bars are used)
-MAX_PRIMER_NOTES = 5000  # notes a MIDI primer's file may hold
+# a MIDI or score primer file is read whole though only its opening bars are used: bytes by suffix
+# (16 KB of MIDI is about 2,000 notes, read in about 4 s on a laptop core)
+MAX_PRIMER_BYTES = {".mid": 16 << 10, ".midi": 16 << 10, ".mxl": 64 << 10}
+MAX_PRIMER_SCORE_BYTES = 512 << 10  # MusicXML, Humdrum and the other text formats
 MAX_PAUSE = 60.0  # radio: seconds of silence between pieces
 BPM_RANGE = (20.0, 400.0)
 PROGRAM_RANGE = (0, 127)

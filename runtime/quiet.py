@@ -6,10 +6,13 @@ user sees tunegen's own output and its one `error:` line alone.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import re
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 
 # set before TensorFlow is first imported; a value the user set is left alone
@@ -70,3 +73,48 @@ def native_stderr(keep: tuple[str, ...] = ()) -> Iterator[None]:
                 for line in tmp.read().decode(errors="replace").splitlines(keepends=True):
                     if line.startswith(keep):
                         sys.stderr.write(line)
+
+
+# lines native libraries write to file descriptor 2 on their own: absl/glog (`E0000 00:00:...
+# file.cc:52] ...`), absl's notice before its init, the interpreter's delegate notice, FluidSynth
+# and libinstpatch (GLib) messages, and the blank lines between them
+NATIVE_LINE = re.compile(
+    rb"^([IWEF]\d{4} [\d:.]+ +\d+ \S+:\d+\]|WARNING: All log messages before absl|"
+    rb"INFO: Created TensorFlow Lite|fluidsynth: |\*\* \(process:\d+\)|\s*$)")
+
+
+def filter_native_stderr() -> None:
+    """For the command line: Python's own stderr (tunegen's messages, progress bars, Python
+    warnings) keeps the terminal, and file descriptor 2, where native libraries write, goes through
+    a thread that drops their log lines (`NATIVE_LINE`) and passes on anything else. Undone at exit."""
+    if verbose():
+        return
+    try:
+        sys.stderr.flush()
+        terminal = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        return
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    # line-buffered text on the saved terminal, in the encoding and error mode Python chose
+    sys.stderr = open(terminal, "w", buffering=1, encoding=sys.stderr.encoding,  # noqa: SIM115
+                      errors=sys.stderr.errors, closefd=False)
+
+    def forward() -> None:
+        with os.fdopen(read_end, "rb") as native:
+            for line in native:
+                if not NATIVE_LINE.match(line):
+                    os.write(terminal, line)
+
+    thread = threading.Thread(target=forward, name="tunegen-native-stderr", daemon=True)
+    thread.start()
+
+    def restore() -> None:
+        try:
+            os.dup2(terminal, 2)  # the pipe's last writer here closes: the thread sees its end
+        except OSError:
+            return
+        thread.join(timeout=1.0)
+
+    atexit.register(restore)

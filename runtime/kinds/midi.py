@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..errors import PrimerError, TunegenError
 from ..events import GRID, METERS, EventGuide, Music, decode, encode, event_vocabulary, release_at
+from ..limits import MAX_PRIMER_BYTES, MAX_PRIMER_SCORE_BYTES
 from .base import Kind, Plan
 
 MIN_NOTES = 8  # fewer is no piece; it is drawn again
@@ -24,6 +25,10 @@ def primer_tokens(path: str | Path, bars: int = PRIMER_BARS) -> list[str]:
     path = Path(path).expanduser()
     if not path.is_file():
         raise PrimerError(f"primer file {path} not found; give a MIDI or score file to continue")
+    size, most = path.stat().st_size, MAX_PRIMER_BYTES.get(path.suffix.lower(), MAX_PRIMER_SCORE_BYTES)
+    if size > most:
+        raise PrimerError(f"primer {path} is {size >> 10} KB, more than the {most >> 10} KB a primer file may "
+                          f"be; only its opening {bars} bars are used, so give a file of those")
     try:
         music = read_music(path)
     except NotMusic as e:
@@ -92,6 +97,9 @@ class MidiKind(Kind):
         min_bars = 0 if opts.seconds else min(defaults["min_bars"], max_bars or 10**6)
         max_ticks = round(opts.seconds * bpm / 60 * GRID) if opts.seconds else None
         primer = primer_tokens(opts.primer) if opts.primer else []
+        if len(primer) >= opts.max_length:
+            raise PrimerError(f"the primer's opening is {len(primer)} tokens, as long as max length "
+                              f"{opts.max_length} or longer, so nothing would be added; raise --max-length")
         return MidiPlan(primer, min_bars, max_bars, max_ticks)
 
     def primer_notes(self, plan) -> int:

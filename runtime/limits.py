@@ -26,6 +26,10 @@ MAX_PRIMER_CHARS = 4000  # an ABC primer: about 300 bars, far more than a tune's
 # (16 KB of MIDI is about 2,000 notes, read in about 4 s on a laptop core)
 MAX_PRIMER_BYTES = {".mid": 16 << 10, ".midi": 16 << 10, ".mxl": 64 << 10}
 MAX_PRIMER_SCORE_BYTES = 512 << 10  # MusicXML, Humdrum and the other text formats
+# a MIDI primer's length by its own event times (music21 fills every gap with rests, and a file
+# of 1 KB can claim to last a year) and notes
+MAX_PRIMER_QUARTERS = 2000
+MAX_PRIMER_NOTES = 2000
 MAX_PAUSE = 60.0  # radio: seconds of silence between pieces
 BPM_RANGE = (20.0, 400.0)
 PROGRAM_RANGE = (0, 127)

@@ -49,10 +49,16 @@ def write_error(path: Path, e: OSError) -> TunegenError:
     return TunegenError(f"cannot write {path}: {_reason(e)}")
 
 
+def _no_nul(path: Path) -> None:
+    if "\0" in str(path):
+        raise TunegenError(f"cannot write {str(path)!r}: a path cannot hold a NUL character")
+
+
 def check_folder(folder: Path, create: bool = False) -> None:
     """Refuse a folder that cannot be written into, before any work: not a folder, missing (unless
     `create`), read-only, or refusing new files (`/proc`). Tried by making and removing a file."""
     folder = Path(folder)
+    _no_nul(folder)
     if folder.exists() and not folder.is_dir():
         raise TunegenError(f"cannot write into {folder}: it is a file, not a folder")
     if not folder.exists():
@@ -74,6 +80,7 @@ def check_output(path: Path) -> None:
     """Refuse an output file that cannot be written, before any work: a folder in the way, a
     missing or unwritable folder."""
     path = Path(path)
+    _no_nul(path)
     if path.is_dir():
         raise TunegenError(f"cannot write {path}: it is a folder")
     if not path.name or path.name in (".", ".."):
@@ -92,6 +99,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     """Write bytes to `path` through a temporary file and a rename, so no half file is left; a
     failure (full disk, read-only, a folder in the way) is one TunegenError naming the path."""
     path = Path(path)
+    _no_nul(path)
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

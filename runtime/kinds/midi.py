@@ -9,7 +9,8 @@ from pathlib import Path
 
 from ..errors import PrimerError, TunegenError
 from ..events import GRID, METERS, EventGuide, Music, decode, encode, event_vocabulary, release_at
-from ..limits import MAX_PRIMER_BYTES, MAX_PRIMER_SCORE_BYTES
+from ..limits import MAX_PRIMER_BYTES, MAX_PRIMER_NOTES, MAX_PRIMER_QUARTERS, MAX_PRIMER_SCORE_BYTES
+from ..midiscan import BadMidi, scan
 from .base import Kind, Plan
 
 MIN_NOTES = 8  # fewer is no piece; it is drawn again
@@ -29,6 +30,17 @@ def primer_tokens(path: str | Path, bars: int = PRIMER_BARS) -> list[str]:
     if size > most:
         raise PrimerError(f"primer {path} is {size >> 10} KB, more than the {most >> 10} KB a primer file may "
                           f"be; only its opening {bars} bars are used, so give a file of those")
+    if path.suffix.lower() in (".mid", ".midi"):
+        try:
+            quarters, notes = scan(path.read_bytes())
+        except BadMidi as e:
+            raise PrimerError(f"primer {path} is not a MIDI file tunegen can read ({e})") from None
+        except OSError as e:
+            raise PrimerError(f"primer {path} cannot be read ({e.strerror or e})") from None
+        if quarters > MAX_PRIMER_QUARTERS or notes > MAX_PRIMER_NOTES:
+            raise PrimerError(f"primer {path} lasts {quarters:.0f} quarter notes with {notes} notes, more than "
+                              f"a primer may ({MAX_PRIMER_QUARTERS} quarters, {MAX_PRIMER_NOTES} notes); only "
+                              f"its opening {bars} bars are used, so give a file of those")
     try:
         music = read_music(path)
     except NotMusic as e:

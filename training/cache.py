@@ -55,6 +55,10 @@ def _abc_file(path: Path) -> list[tuple[str | None, str]]:
             out.append((normalise(raw), ""))
         except SkipTune as e:
             out.append((None, str(e)))
+    if not out:  # a file with no tune in it is skipped and counted too, not lost without a word
+        reason = ("empty file" if not text.strip() else
+                  "not ABC text (binary or UTF-16)" if "\0" in text or "\ufffd" in text else "no tune in the file")
+        out.append((None, reason))
     return out
 
 
@@ -197,9 +201,9 @@ def build_cache(spec: str, kind: str, valid_percent: int = 10, max_chars: int = 
                     offsets.append(offsets[-1] + len(symbols))
                     valid.append(is_valid_split(text, valid_percent))
         if len(valid) == 0:
+            reasons = ", ".join(f"{n} {r}" for r, n in skipped.most_common())
             raise CorpusError(f"corpus {spec!r} has no usable {'pieces' if kind == 'midi' else 'tunes'} "
-                              f"({sum(skipped.values())} skipped: "
-                              f"{', '.join(f'{n} {r}' for r, n in skipped.most_common())})")
+                              + (f"({sum(skipped.values())} skipped: {reasons})" if reasons else "(nothing in it to read)"))
         mask = np.array(valid, bool)
         if not mask.any():  # a tiny corpus: hold one piece back so validation still means something
             mask[-1] = True

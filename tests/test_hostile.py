@@ -399,3 +399,36 @@ def test_export_path_names_the_model(tmp_path):
     path = _model_dir(tmp_path, FOLK_TFLITE)
     stem = path.with_suffix("")
     assert tunegen.load(str(stem)).name == "folk"  # the manifest's own name
+
+
+# --- corpus files -----------------------------------------------------------------------------
+
+TUNE = "X:1\nM:4/4\nL:1/8\nK:G\nGABc dedB|GABc dedB|cBAG FGAB|c2B2 A4|\n"
+CORPUS_FILE = st.one_of(st.binary(max_size=3000).map(lambda b: ("bin", b)), st.just(("empty", b"")),
+                        st.just(("utf16", TUNE.encode("utf-16"))), st.just(("tune", TUNE.encode())),
+                        st.text(max_size=300).map(lambda t: ("text", t.encode("utf-8", "surrogatepass"))),
+                        st.just(("loop", b"")))
+
+
+@cases(40)
+@given(st.lists(CORPUS_FILE, min_size=1, max_size=5))
+def test_corpus_files_are_used_or_counted(tmp_path_factory, monkeypatch, files):
+    from tunegen.training.cache import build_cache
+
+    monkeypatch.setenv("TUNEGEN_CACHE", str(tmp_path_factory.mktemp("cache")))
+    root = tmp_path_factory.mktemp("corpus")
+    for i, (what, data) in enumerate(files):
+        path = root / f"{i}-{what}.abc"
+        if what == "loop":  # a symlink to itself, and a folder linking back to the corpus
+            path.symlink_to(path)
+            (root / f"{i}-dir").mkdir()
+            (root / f"{i}-dir" / "back").symlink_to(root)
+        else:
+            path.write_bytes(data)
+    cache = _outcome(lambda: build_cache(str(root), "abc", workers=1))
+    if isinstance(cache, TunegenError):
+        assert "0 skipped: )" not in str(cache)
+        return
+    readable = sum(1 for what, _ in files if what != "loop")
+    # every readable file gave a tune or a counted reason (a tune seen twice counts as a duplicate)
+    assert cache.meta["pieces"] + sum(cache.meta["skipped"].values()) >= readable

@@ -159,7 +159,11 @@ def build_cache(spec: str, kind: str, valid_percent: int = 10, max_chars: int = 
             return TokenCache(path, meta)
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    try:
+        tmp.mkdir(parents=True)
+    except OSError as e:
+        raise CorpusError(f"cannot write the corpus cache in {cache_root()}: {e.strerror or e}; set "
+                          "TUNEGEN_CACHE to a writable folder") from None
     worker = _midi_file if kind == "midi" else _abc_file
     advance = progress(len(files)) if progress else None
     offsets, valid, seen, chars = [0], [], set(), set()

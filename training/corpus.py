@@ -59,7 +59,8 @@ def corpus_files(spec: str) -> list[Path]:
         if path.is_file():
             files.append(path)
         elif path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in ABC_SUFFIXES))
+            # is_file: a symlink loop or a dangling link is no file (and would stop the digest)
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in ABC_SUFFIXES and p.is_file()))
         else:
             known = music21_collections()
             if part not in known:

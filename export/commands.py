@@ -35,6 +35,9 @@ def export_cmd(
               f"{', '.join(known_q)}; --target takes {', '.join(known_t)}")
     if len(set(variants)) != len(variants):
         fail("each --quantize variant may be given once")
+    from tunegen.runtime.paths import check_folder
+
+    check_folder(out.parent, create=True)  # a read-only or missing disk, before the slow conversion
     _train_import()
     from tunegen.export.export import export_run
 

@@ -26,7 +26,9 @@ def export_cmd(
     """Export a trained run as single-step TFLite models with manifests, each checked against the
     Keras model's validation loss."""
     from tunegen.runtime.errors import ModelError
+    from tunegen.runtime.paths import check_folder
 
+    check_folder(out.parent, create=True)  # a read-only or missing disk, before the slow conversion
     _train_import()
     from tunegen.export.export import export_run
 

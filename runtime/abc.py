@@ -233,6 +233,23 @@ def split_bars(body: str) -> list[tuple[str, str]]:
     return out
 
 
+_MODE_NAMES = {"m": "m", "min": "m", "aeo": "m", "maj": "", "ion": "", "mix": "Mix", "dor": "Dor",
+               "phr": "Phr", "lyd": "Lyd", "loc": "Loc"}
+
+
+def normal_key(value: str) -> str:
+    """A key as ABC lets a person write it (`Dmix`, `E minor`, `Ador`) as the corpus writes it
+    (`DMix`, `Em`, `Am`); a value that is no key comes back as it was."""
+    m = re.fullmatch(r"([A-Ga-g])([#b]?)\s*([A-Za-z]*)", value.strip())
+    if not m:
+        return value
+    mode = m.group(3).lower()
+    short = "m" if mode in ("m", "minor") else mode[:3]
+    if short not in _MODE_NAMES and mode:
+        return value
+    return m.group(1).upper() + m.group(2) + _MODE_NAMES.get(short, "")
+
+
 def tune_problem(text: str) -> str | None:
     """Why an ABC tune (header and body) is not one tunegen can read, or None: every header field
     valid, a meter and a key, and every bar's notes readable with at least one note in all. This is

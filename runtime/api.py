@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import kinds
-from .errors import TunegenError
+from . import kinds, limits
+from .errors import AudioError, TunegenError
 from .model import DEFAULT_MODEL, StepModel, load_model
 from .options import Options
 from .piece import Piece
-from .sampling import Draw, sample, sampler
+from .sampling import Draw, sampler, samples
 from .stepping import run_one
 
 __all__ = ["Model", "Piece", "load"]
@@ -34,12 +34,12 @@ class Model:
         self.step = step
         self.kind = kinds.get(step.manifest.kind)
         render = {**self.kind.render, **step.manifest.render}
-        self.bpm = float(bpm if bpm is not None else render["bpm"])
-        self.program = int(program if program is not None else render["program"])
-        if not 20 <= self.bpm <= 400:
-            raise TunegenError(f"bpm must be 20-400 (got {self.bpm:g})")
-        if not 0 <= self.program <= 127:
-            raise TunegenError(f"program must be 0-127 (got {self.program})")
+        low, high = limits.BPM_RANGE
+        self.bpm = limits.real("bpm", bpm if bpm is not None else render["bpm"], low, high)
+        low, high = limits.PROGRAM_RANGE
+        self.program = limits.integer("program", program if program is not None else render["program"], low, high)
+        if soundfont is not None and not isinstance(soundfont, (str, os.PathLike)):
+            raise TunegenError(f"soundfont must be a path (got {type(soundfont).__name__})")
         self._soundfont_arg = soundfont
         self._soundfont: Path | None = None
 
@@ -56,15 +56,16 @@ class Model:
         if self._soundfont is None:
             from .render import find_soundfont
 
-            self._soundfont = find_soundfont(self._soundfont_arg)
+            found = find_soundfont(self._soundfont_arg)
+            check_soundfont(found)
+            self._soundfont = found
         return self._soundfont
 
     def options(self, count: int = 1, **settings) -> Options:
         """Sampling options for this model: its defaults filled in, every value checked."""
-        settings["primer"] = str(settings.get("primer") or "")
-        opts = Options(count=count, **settings)
+        opts = Options(count=count, **settings).resolved({**self.kind.sampling, **self.manifest.sampling})
         self.kind.check(opts, self.name)
-        return opts.resolved({**self.kind.sampling, **self.manifest.sampling})
+        return opts
 
     def generate_many(self, count: int = 1, *, seed: int | None = None, temperature: float | None = None,
                       top_k: int | None = None, top_p: float | None = None,
@@ -76,6 +77,17 @@ class Model:
         piece continues, and `bars` or `seconds` caps its length (it ends at a barline).
         `candidates` samples that many together (one batched model step for all) and keeps the
         usable one the model finds likeliest; the seed still fixes the result."""
+        return list(self.each(count, seed=seed, temperature=temperature, top_k=top_k, top_p=top_p,
+                              primer=primer, max_length=max_length, bars=bars, seconds=seconds,
+                              candidates=candidates, progress=progress))
+
+    def each(self, count: int = 1, *, seed: int | None = None, temperature: float | None = None,
+             top_k: int | None = None, top_p: float | None = None,
+             primer: str | os.PathLike = "", max_length: int | None = None,
+             bars: int | None = None, seconds: float | None = None, candidates: int = 1,
+             progress: Callable[[], None] | None = None) -> Iterator[Piece]:
+        """`generate_many`'s pieces one at a time, each as soon as it is made (the options are
+        checked before the first), so a long run can write every piece when it is finished."""
         opts = self.options(count, seed=seed, temperature=temperature, top_k=top_k, top_p=top_p,
                             primer=primer, max_length=max_length, bars=bars, seconds=seconds,
                             candidates=candidates)
@@ -86,7 +98,7 @@ class Model:
             return Piece(self, draw.tokens, self.kind.content(plan, draw), opts.seed, index, attempt,
                          draw.sampled, draw.mean_logprob, self.kind.ending(draw), opts.candidates, primed)
 
-        return sample(self.step, opts, plan.guide, make_piece, self.kind.problem, progress)
+        return samples(self.step, opts, plan.guide, make_piece, self.kind.problem, progress)
 
     def generate(self, *, seed: int | None = None, temperature: float | None = None,
                  top_k: int | None = None, top_p: float | None = None, primer: str | os.PathLike = "",
@@ -115,7 +127,23 @@ class Model:
             yield from chunk
 
 
+def check_soundfont(path: Path) -> None:
+    """Refuse a file that is no SoundFont before any work (FluidSynth would only say so after
+    sampling, and on stderr): SoundFonts are RIFF files of form `sfbk` (SF2, SF3) or `DLS `."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError as e:
+        raise AudioError(f"cannot read the SoundFont {path}: {e.strerror or e}") from None
+    if head[:4] != b"RIFF" or head[8:12] not in (b"sfbk", b"DLS "):
+        raise AudioError(f"{path} is not a SoundFont (no RIFF sfbk header); give a General MIDI .sf2 file")
+
+
 def load(model: str | os.PathLike = DEFAULT_MODEL, *, soundfont: str | os.PathLike | None = None,
          bpm: float | None = None, program: int | None = None, num_threads: int | None = None) -> Model:
-    """Load a shipped model by name, or a `.tflite`/`.json` by path, verifying its checksum."""
+    """Load a shipped model by name, or a `.tflite`/`.json` by path, verifying its checksum.
+    `num_threads` is clamped to the cores this process may use."""
+    if not isinstance(model, (str, os.PathLike)) or not os.fspath(model):
+        raise TunegenError(f"model must be a shipped model's name or a path (got {model!r})")
+    num_threads = limits.threads(num_threads)
     return Model(load_model(model, num_threads), soundfont, bpm, program)

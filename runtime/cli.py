@@ -10,8 +10,9 @@ from typing import Annotated
 
 import typer
 
-from . import kinds
+from . import kinds, limits, quiet
 from .errors import TunegenError
+from .paths import check_folder, check_output, header_text
 from .serve import serve
 
 app = typer.Typer(
@@ -54,18 +55,21 @@ def _version(value: bool):
 
 @app.callback()
 def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                                help="Show the version and exit.")] = False):
+                                                help="Show the version and exit.")] = False,
+          verbose: Annotated[bool, typer.Option("--verbose", help="Show the native libraries' own log lines (TensorFlow, TFLite, FluidSynth); also $TUNEGEN_VERBOSE=1.")] = False):
     """Generate and play new tunes offline from small quantized LSTM models."""
+    quiet.setup(verbose or None)
 
 
 def _check_outputs(outs: list[Path], kind=None) -> None:
+    """Refuse outputs before any work: an unknown suffix, a folder in the way, a missing or
+    unwritable folder (so nothing is generated only to fail at the end)."""
     suffixes = kind.suffixes if kind else {s for k in kinds.names() for s in kinds.get(k).suffixes}
     for out in outs:
         if out.suffix.lower() not in suffixes:
             what = f" (a {kind.name} model makes no {out.suffix[1:].upper()})" if kind and out.suffix else ""
             fail(f"cannot write {out}: the suffix picks the format, one of {', '.join(sorted(suffixes))}{what}")
-        if not out.parent.exists():
-            fail(f"cannot write {out}: folder {out.parent} does not exist")
+        check_output(out)
 
 
 def _numbered(path: Path, index: int, count: int) -> Path:
@@ -74,8 +78,12 @@ def _numbered(path: Path, index: int, count: int) -> Path:
 
 def _run(model, seed, temperature, top_k, top_p, primer, count, max_length, soundfont, bpm,
          program, outs: list[Path], play: bool, bars=None, seconds=None, candidates: int = 1) -> None:
+    """Generate `count` pieces and write (and play) each as soon as it is made: a killed run keeps
+    every piece it finished, and a collection file always holds the pieces made so far."""
+    import contextlib
+
     from .api import load
-    from .manifest import write_atomic
+    from .paths import write_atomic
 
     _check_outputs(outs)
     m = load(model, soundfont=soundfont, bpm=bpm, program=program)
@@ -83,45 +91,54 @@ def _run(model, seed, temperature, top_k, top_p, primer, count, max_length, soun
     _check_outputs(outs, kind)
     if play or any(o.suffix.lower() == ".wav" for o in outs):
         m.soundfont()  # a missing SoundFont stops us before any sampling
-    kwargs = dict(seed=seed, temperature=temperature, top_k=top_k, top_p=top_p, primer=primer,
-                  max_length=max_length, bars=bars, seconds=seconds, candidates=candidates)
-    if count > 1:
-        from rich.console import Console
-        from rich.progress import Progress
+    pieces = m.each(count, seed=seed, temperature=temperature, top_k=top_k, top_p=top_p, primer=primer,
+                    max_length=max_length, bars=bars, seconds=seconds, candidates=candidates)
+    together = [o for o in outs if o.suffix.lower() == kind.collection_suffix]
+    done: list = []
+    with contextlib.ExitStack() as stack:
+        progress = None
+        if count > 1 and not play:
+            from rich.console import Console
+            from rich.progress import Progress
 
-        with Progress(console=Console(stderr=True), transient=True) as progress:
+            progress = stack.enter_context(Progress(console=Console(stderr=True), transient=True))
             task = progress.add_task("generating", total=count)
-            pieces = m.generate_many(count, progress=lambda: progress.advance(task), **kwargs)
-    else:
-        pieces = m.generate_many(1, **kwargs)
-    resampled = sum(p.resampled for p in pieces)
+        for i, piece in enumerate(pieces):
+            done.append(piece)
+            for o in together:
+                write_atomic(o, kind.collection(done))
+            if count == 1 or i == count - 1:
+                for o in together:
+                    typer.echo(f"wrote {o}")
+            shown = kind.announce(piece, i + 1, in_file=bool(together) and not play)
+            if shown:
+                typer.echo(shown)
+            for o in outs:
+                if o not in together:
+                    typer.echo(f"wrote {piece.save(_numbered(o, i, count))}")
+            if progress is not None:
+                progress.advance(task)
+            if play:
+                _play(piece, kind, i, count, outs)
+    resampled = sum(p.resampled for p in done)
     if resampled:
         typer.echo(f"resampled {resampled} {kind.noun}(s) that could not be used", err=True)
-    together = [o for o in outs if o.suffix.lower() == kind.collection_suffix]
-    for o in together:
-        write_atomic(o, kind.collection(pieces))
-        typer.echo(f"wrote {o}")
-    for i, piece in enumerate(pieces):
-        shown = kind.announce(piece, i + 1, in_file=bool(together) and not play)
-        if shown:
-            typer.echo(shown)
-        for o in outs:
-            if o not in together:
-                typer.echo(f"wrote {piece.save(_numbered(o, i, count))}")
-        if play:
-            from .playback import NoAudioDevice
-            from .render import SAMPLE_RATE
 
-            try:
-                typer.echo(f"playing {kind.noun} {i + 1} of {count} ({len(piece.audio()) / SAMPLE_RATE:.0f} s)...",
-                           err=True)
-                typer.echo(f"played on {piece.play()}", err=True)
-            except NoAudioDevice as e:
-                if any(o.suffix.lower() == ".wav" for o in outs):
-                    typer.echo(f"{e}; the {kind.noun} is in the WAV written above", err=True)
-                    continue
-                fallback = piece.save(f"tune-{piece.seed}" + (f"-{i + 1}" if count > 1 else "") + ".wav")
-                typer.echo(f"{e}; wrote {fallback} instead", err=True)
+
+def _play(piece, kind, i: int, count: int, outs: list[Path]) -> None:
+    from .playback import NoAudioDevice
+    from .render import SAMPLE_RATE
+
+    try:
+        typer.echo(f"playing {kind.noun} {i + 1} of {count} ({len(piece.audio()) / SAMPLE_RATE:.0f} s)...",
+                   err=True)
+        typer.echo(f"played on {piece.play()}", err=True)
+    except NoAudioDevice as e:
+        if any(o.suffix.lower() == ".wav" for o in outs):
+            typer.echo(f"{e}; the {kind.noun} is in the WAV written above", err=True)
+            return
+        fallback = piece.save(f"tune-{piece.seed}" + (f"-{i + 1}" if count > 1 else "") + ".wav")
+        typer.echo(f"{e}; wrote {fallback} instead", err=True)
 
 
 @app.command()
@@ -167,11 +184,16 @@ def radio(
     from .api import load
     from .radio import Station, run
 
-    if pause < 0 or (max_pieces is not None and max_pieces < 1):
-        fail("--pause must be 0 or more and --max-pieces at least 1")
+    pause = limits.pause(pause)
+    if seed is not None:
+        limits.seed(seed)
+    if max_pieces is not None:
+        limits.integer("max-pieces", max_pieces, low=1)
     for t in temperature or ():
-        if not t > 0:
-            fail(f"temperature must be above 0 (got {t})")
+        limits.real("temperature", t, above=0.0, high=limits.MAX_TEMPERATURE)
+    for folder in (keep, out_dir):
+        if folder is not None:
+            check_folder(folder, create=True)
     models = [load(m, soundfont=soundfont) for m in (model or ["folk"])]
     models[0].soundfont()  # a missing SoundFont stops us before anything plays
 
@@ -201,7 +223,7 @@ def models():
             continue
         size = (path.parent / m.tflite).stat().st_size / 1e6 if (path.parent / m.tflite).exists() else 0
         default = " (default)" if name == DEFAULT_MODEL else ""
-        typer.echo(f"{name}{default}: {m.kind}, {len(m.layers)}x LSTM {m.layers[0]}, {m.quantization}, "
+        typer.echo(f"{header_text(name)}{default}: {m.kind}, {len(m.layers)}x LSTM {m.layers[0]}, {m.quantization}, "
                    f"{size:.1f} MB, {_validation(m)} ({m.provenance.get('corpus')})")
 
 
@@ -233,7 +255,7 @@ def info(model: Annotated[str, typer.Argument(help="Shipped model name or path t
     except TunegenError as e:
         package = f"none ({e})"
     rows = [
-        ("model", f"{m.name or path.stem} ({path})"),
+        ("model", f"{header_text(m.name) or path.stem} ({path})"),
         ("kind", m.kind),
         ("file", f"{tflite.name}, {tflite.stat().st_size / 1e6:.2f} MB" if tflite.exists() else f"{tflite.name} missing"),
         ("checksum", "ok" if ok else "DOES NOT MATCH the manifest"),
@@ -276,6 +298,8 @@ def main_app(argv: list[str] | None = None) -> typer.Typer:
 
 def main() -> None:
     """Entry point: user mistakes become one line and exit code 1, never a traceback."""
+    quiet.setup("--verbose" in sys.argv[1:2] or None)  # before any layer imports TensorFlow
+    quiet.filter_native_stderr()
     try:
         main_app(sys.argv[1:])()
     except TunegenError as e:

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import kinds
-from .errors import ModelError
-from .vocab import Vocabulary
+from . import kinds, limits
+from .errors import ModelError, TunegenError
+from .paths import write_atomic  # noqa: F401  (imported from here by training and export)
+from .vocab import END, PAD, START, Vocabulary
 
 FORMAT_VERSION = 1
+MAX_MANIFEST_BYTES = 16 << 20  # a real one is a few kB; the vocabulary is the bulk
 
 
 @dataclass
@@ -54,34 +55,27 @@ class Manifest:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], path: Path | str = "<manifest>") -> Manifest:
-        version = d.get("format_version")
-        if not isinstance(version, int):
-            raise ModelError(f"{path}: not a tunegen manifest (no format_version)")
-        if version > FORMAT_VERSION:
-            raise ModelError(
-                f"{path}: manifest format {version} is newer than this tunegen understands "
-                f"({FORMAT_VERSION}); upgrade tunegen"
-            )
-        if d.get("kind") not in kinds.names():
-            raise ModelError(f"{path}: unknown model kind {d.get('kind')!r} (known: {', '.join(kinds.names())})")
+        """A manifest from its JSON object, checked against the schema (`validate`)."""
+        validate(d, path)
         known = {f for f in cls.__dataclass_fields__}
-        try:
-            return cls(**{k: v for k, v in d.items() if k in known})
-        except TypeError as e:
-            raise ModelError(f"{path}: manifest is incomplete ({e})") from None
+        m = cls(**{k: v for k, v in d.items() if k in known})
+        m.name = m.name or Path(str(path)).stem
+        return m
 
     @classmethod
     def load(cls, path: Path | str) -> Manifest:
         """Read a manifest, refusing one that is missing, malformed or too new."""
         path = Path(path)
         try:
-            d = json.loads(path.read_text())
+            if path.stat().st_size > MAX_MANIFEST_BYTES:
+                raise ModelError(f"{path}: not a tunegen manifest (over {MAX_MANIFEST_BYTES >> 20} MB)")
+            d = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ModelError(f"{path}: manifest not found") from None
+        except RecursionError:
+            raise ModelError(f"{path}: unreadable manifest (nested too deeply)") from None
         except (OSError, ValueError) as e:
             raise ModelError(f"{path}: unreadable manifest ({e})") from None
-        if not isinstance(d, dict):
-            raise ModelError(f"{path}: unreadable manifest (not a JSON object)")
         return cls.from_dict(d, path)
 
     def save(self, path: Path | str) -> None:
@@ -97,17 +91,118 @@ def sha256_file(path: Path | str) -> str:
     return h.hexdigest()
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write bytes to `path` through a temporary file and a rename, so no half file is left."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+MAX_LAYERS = 16
+MAX_UNITS = 8192
+MAX_VOCABULARY = 65536
+SPECIAL = [PAD, START, END]  # at indices 0, 1, 2: sampling never draws below 3
+
+
+def validate(d: dict[str, Any], path: Path | str = "<manifest>") -> None:
+    """Refuse a manifest that is not one tunegen can run, with the field and the reason: every
+    field's type and range, the special tokens, the state matching the layers. (Whether the graph
+    matches it is checked when the model is loaded, `model.StepModel`.)"""
+
+    def bad(what: str) -> ModelError:
+        return ModelError(f"{path}: {what}")
+
+    def need(name: str, ok: bool, what: str) -> None:
+        if not ok:
+            got = d.get(name, "nothing")
+            raise bad(f"manifest field {name!r} must be {what} (got {_short(got)})")
+
+    if not isinstance(d, dict):
+        raise bad("unreadable manifest (not a JSON object)")
+    version = d.get("format_version")
+    if not limits.is_int(version):
+        raise bad("not a tunegen manifest (no whole-number format_version)")
+    if version > FORMAT_VERSION:
+        raise bad(f"manifest format {version} is newer than this tunegen understands "
+                  f"({FORMAT_VERSION}); upgrade tunegen")
+    need("format_version", version >= 1, f"from 1 to {FORMAT_VERSION}")
+    missing = [k for k in REQUIRED if k not in d]
+    if missing:
+        raise bad(f"manifest is incomplete (missing {', '.join(missing)})")
+    if not isinstance(d["kind"], str) or d["kind"] not in kinds.names():
+        raise bad(f"unknown model kind {_short(d['kind'])} (known: {', '.join(kinds.names())})")
+    tflite = d["tflite"]
+    need("tflite", isinstance(tflite, str) and tflite.endswith(".tflite") and len(tflite) > 7
+         and "/" not in tflite and "\\" not in tflite and not tflite.startswith(".") and "\0" not in tflite,
+         "a .tflite file name beside the manifest (no folders)")
+    need("sha256", isinstance(d["sha256"], str) and re.fullmatch(r"[0-9a-f]{64}", d["sha256"]) is not None,
+         "64 hex digits")
+    vocab = d["vocabulary"]
+    need("vocabulary", isinstance(vocab, list) and all(isinstance(t, str) and t for t in vocab)
+         and 4 <= len(vocab) <= MAX_VOCABULARY, f"a list of 4 to {MAX_VOCABULARY} tokens")
+    need("vocabulary", vocab[:3] == SPECIAL, f"a list starting with {', '.join(SPECIAL)}")
+    need("vocabulary", len(set(vocab)) == len(vocab), "a list without duplicates")
+    problem = kinds.get(d["kind"]).vocabulary_problem(vocab)
+    if problem:
+        raise bad(f"vocabulary does not fit a {d['kind']} model: {problem}")
+    need("embedding", limits.is_int(d["embedding"]) and 1 <= d["embedding"] <= MAX_UNITS,
+         f"a whole number from 1 to {MAX_UNITS}")
+    layers = d["layers"]
+    need("layers", isinstance(layers, list) and 1 <= len(layers) <= MAX_LAYERS
+         and all(limits.is_int(u) and 1 <= u <= MAX_UNITS for u in layers),
+         f"a list of 1 to {MAX_LAYERS} layer sizes, each 1 to {MAX_UNITS}")
+    need("quantization", isinstance(d["quantization"], str), "text")
+    names = [f"{k}{i}" for i in range(len(layers)) for k in "hc"]
+    for field_name, first in (("inputs", "token"), ("outputs", "logits")):
+        tensors = d[field_name]
+        need(field_name, isinstance(tensors, dict) and all(isinstance(v, str) for v in tensors.values()),
+             "an object of tensor names")
+        need(field_name, set(tensors) == {first, *names},
+             f"an object naming {first} and {', '.join(names)} (one h and c per layer)")
+    state = d["state"]
+    need("state", isinstance(state, list) and len(state) == len(names)
+         and all(isinstance(s, dict) for s in state), f"a list of {len(names)} objects (h and c per layer)")
+    for i, s in enumerate(state):
+        units = layers[i // 2]
+        need("state", s.get("name") == names[i] and isinstance(s.get("shape"), list)
+             and len(s["shape"]) == 2 and s["shape"][-1] == units,
+             f"entries named {', '.join(names)} whose shapes end in their layer's size ({names[i]}: {units})")
+    for field_name in ("sampling", "render", "provenance"):
+        need(field_name, isinstance(d.get(field_name, {}), dict), "an object")
+    for field_name in ("name", "min_runtime", "quantization"):
+        need(field_name, isinstance(d.get(field_name, ""), str), "text")
+    need("min_runtime", re.fullmatch(r"(\d+(\.\d+){0,2})?", d.get("min_runtime", "")) is not None,
+         "a version such as 2.3.0")
+    special = d.get("special_tokens")
+    need("special_tokens", special is None or special == {"pad": 0, "start": 1, "end": 2},
+         "pad 0, start 1, end 2")
+    sampling, render = d.get("sampling", {}), d.get("render", {})
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes files private; outputs should not be
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        for key, check in _SAMPLING.items():
+            if key in sampling:
+                check(f"sampling.{key}", sampling[key])
+        low, high = limits.BPM_RANGE
+        if "bpm" in render:
+            limits.real("render.bpm", render["bpm"], low, high)
+        low, high = limits.PROGRAM_RANGE
+        if "program" in render:
+            limits.integer("render.program", render["program"], low, high)
+    except TunegenError as e:
+        raise bad(f"manifest {e}") from None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+REQUIRED = ("kind", "tflite", "sha256", "vocabulary", "embedding", "layers", "quantization", "inputs",
+            "outputs", "state")
+
+
+def _top_p(name: str, value: Any) -> None:
+    if not limits.is_real(value) or not 0 < value <= 1:
+        raise TunegenError(f"{name} must be in (0, 1] (got {_short(value)})")
+
+
+_SAMPLING = {
+    "temperature": lambda n, v: limits.real(n, v, above=0.0, high=limits.MAX_TEMPERATURE),
+    "top_k": lambda n, v: limits.integer(n, v, low=0),
+    "top_p": _top_p,
+    "max_length": lambda n, v: limits.integer(n, v, 16, limits.MAX_LENGTH),
+    "bars": lambda n, v: limits.integer(n, v, 1, limits.MAX_BARS),
+    "min_bars": lambda n, v: limits.integer(n, v, 0, limits.MAX_BARS),
+}

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
-import tempfile
-import threading
 from pathlib import Path
 
 import numpy as np
 
 from .errors import ModelError
 from .interpreter import interpreter_class, package_version, runtime_fits
+from .limits import usable_cores
 from .manifest import Manifest, sha256_file
+from .paths import header_text
+from .probe import probe
+from .quiet import native_stderr
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_MODEL = "folk"
+# native lines passed on without --verbose: none (the interpreter announces its CPU delegate on
+# every load, and a refused model's reason is in the ModelError)
+_KEEP: tuple[str, ...] = ()
 
 
 def shipped_models() -> dict[str, Path]:
@@ -39,66 +42,36 @@ def resolve(model: str | Path) -> Path:
             raise ModelError(f"{path}: no such model manifest")
         return path
     shipped = shipped_models()
-    if str(model) in shipped:
+    if str(model) in shipped and os.sep not in str(model):
         return shipped[str(model)]
+    named = Path(f"{path}.json")  # `tunegen export RUN --out DIR/NAME` writes DIR/NAME.json
+    if path.suffix != ".json" and named.is_file():
+        return named
     raise ModelError(
         f"unknown model {str(model)!r}; shipped models: {', '.join(shipped) or 'none'} "
         "(or give a path to a .tflite with its .json beside it)"
     )
 
 
-# swapping file descriptor 2 is process-wide: two threads at it at once could leave it closed
-_STDERR_SWAP = threading.Lock()
-
-
-@contextlib.contextmanager
-def _native_stderr_filtered(drop: str = "INFO: Created TensorFlow Lite XNNPACK delegate"):
-    """Run a block whose native code writes to stderr, passing on all but the `drop` lines
-    (the interpreter announces its CPU delegate on every load). One thread at a time."""
-    with _STDERR_SWAP:
-        yield from _filtered_stderr(drop)
-
-
-def _filtered_stderr(drop: str):
-    try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):  # no real stderr (e.g. under a test runner)
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(fd)
-    with tempfile.TemporaryFile() as tmp:
-        os.dup2(tmp.fileno(), fd)
-        try:
-            yield
-        finally:
-            os.dup2(saved, fd)
-            os.close(saved)
-            tmp.seek(0)
-            for line in tmp.read().decode(errors="replace").splitlines(keepends=True):
-                if not line.startswith(drop):
-                    sys.stderr.write(line)
-
-
 def default_threads() -> int:
     """Threads for the interpreter when none are asked for: the cores this process may use, at most
     4. (The interpreters default to one; a second core makes a batch-1 step 1.3-1.6x faster.)"""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, 4))
+    return max(1, min(usable_cores(), 4))
 
 
 class StepModel:
     """A loaded step graph: call `step(tokens, state)` to get logits and the next state."""
 
-    def __init__(self, manifest: Manifest, path: Path, num_threads: int | None = None) -> None:
+    def __init__(self, manifest: Manifest, path: Path, num_threads: int | None = None,
+                 probed: bool = False) -> None:
         self.manifest, self.path = manifest, path
-        num_threads = num_threads or default_threads()
+        # more threads than cores only contend, and a huge count starves the machine, then crashes
+        num_threads = min(num_threads or default_threads(), usable_cores())
         cls, self.package = interpreter_class()
+        if not probed and path.resolve().parent != MODELS_DIR:
+            probe(path, manifest)
         try:
-            with _native_stderr_filtered():
+            with native_stderr(keep=_KEEP):
                 self.interpreter = cls(model_path=str(path), num_threads=num_threads)
                 self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as e:
@@ -110,19 +83,52 @@ class StepModel:
             reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
             raise ModelError(f"{path}: the interpreter ({self.package} {version}) refused the model: "
                              f"{reason}{hint}") from None
-        sig = self.interpreter._get_full_signature_list()["serving_default"]
-        want_in, want_out = manifest.inputs, manifest.outputs
         try:
-            self._in = {k: sig["inputs"][name] for k, name in want_in.items()}
-            self._out = {k: sig["outputs"][name] for k, name in want_out.items()}
+            self._match_graph()
+            self.batch = 0
+            self.resize(1)
+        except (ValueError, RuntimeError, KeyError, IndexError, TypeError) as e:
+            reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+            raise ModelError(f"{path}: the graph does not work as its manifest says: {reason}") from None
+
+    def _match_graph(self) -> None:
+        """Check the graph's own tensors against the manifest: every name it gives, the token's and
+        state's shapes, and logits over the whole vocabulary; ModelError naming the first mismatch."""
+        manifest, path = self.manifest, self.path
+        sigs = self.interpreter._get_full_signature_list()
+        if "serving_default" not in sigs:
+            raise ModelError(f"{path}: the graph has no serving_default signature")
+        sig = sigs["serving_default"]
+        try:
+            self._in = {k: sig["inputs"][name] for k, name in manifest.inputs.items()}
+            self._out = {k: sig["outputs"][name] for k, name in manifest.outputs.items()}
         except KeyError as e:
             raise ModelError(f"{path}: the graph has no tensor {e} named in its manifest") from None
+        details = {d["index"]: d for d in (*self.interpreter.get_input_details(),
+                                           *self.interpreter.get_output_details())}
+
+        def shape(index: int) -> list[int]:
+            if index not in details:
+                raise ModelError(f"{path}: the graph's signature names tensor {index}, which is not one of its inputs or outputs")
+            return [int(x) for x in details[index]["shape"]]
+
+        if len(shape(self._in["token"])) != 1:
+            raise ModelError(f"{path}: the graph's token input is not one token per sequence")
+        for i, units in enumerate(manifest.layers):
+            for k in "hc":
+                for side, tensors in (("input", self._in), ("output", self._out)):
+                    got = shape(tensors[f"{k}{i}"])
+                    if len(got) != 2 or got[-1] != units:
+                        raise ModelError(f"{path}: the graph's {side} {k}{i} has shape {got}; its manifest "
+                                         f"says layer {i} has {units} units")
+        logits = shape(self._out["logits"])
+        if len(logits) != 2 or logits[-1] != len(manifest.vocabulary):
+            raise ModelError(f"{path}: the graph's logits have shape {logits}; its manifest's vocabulary "
+                             f"has {len(manifest.vocabulary)} tokens")
         self.layers = len(manifest.layers)
         # tensor indices in state order (h0, c0, h1, c1, ...), looked up once: a step is tens of µs
         self._state_in = [self._in[f"{k}{i}"] for i in range(self.layers) for k in "hc"]
         self._state_out = [self._out[f"{k}{i}"] for i in range(self.layers) for k in "hc"]
-        self.batch = 0
-        self.resize(1)
 
     def resize(self, batch: int) -> None:
         """Step `batch` sequences at once (each step reads the weights once for all of them)."""
@@ -132,7 +138,7 @@ class StepModel:
         for i, units in enumerate(self.manifest.layers):
             for kind in "hc":
                 self.interpreter.resize_tensor_input(self._in[f"{kind}{i}"], [batch, units])
-        with _native_stderr_filtered():
+        with native_stderr(keep=_KEEP):
             self.interpreter.allocate_tensors()
         self.batch = batch
 
@@ -169,6 +175,6 @@ def load_model(model: str | Path = DEFAULT_MODEL, num_threads: int | None = None
                 f"manifest {manifest.sha256[:12]}…); the file is damaged or was replaced: "
                 "re-export or reinstall it"
             )
-    if not manifest.name:
-        manifest.name = manifest_path.stem
+    # a name is shown and written into ABC headers: one plain line (file names sanitise it again)
+    manifest.name = header_text(manifest.name) or manifest_path.stem
     return StepModel(manifest, tflite, num_threads)

@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
+from . import limits
 from .errors import TunegenError
 
 MAX_ATTEMPTS = 20  # draws of one piece before giving up
+
+
+def primer_text(primer: Any) -> str:
+    """A primer as text: a str or a path. Bytes are refused, not written into a tune as `b'...'`
+    (which encoding they are in is the caller's to say)."""
+    if primer is None:
+        return ""
+    if isinstance(primer, (bytes, bytearray)):
+        raise TunegenError("primer must be text or a path, not bytes: decode it first (primer.decode())")
+    if isinstance(primer, os.PathLike):
+        primer = os.fspath(primer)
+        if not isinstance(primer, str):
+            raise TunegenError("primer path must be text, not bytes")
+        return primer
+    if not isinstance(primer, str):
+        raise TunegenError(f"primer must be text or a path (got {type(primer).__name__})")
+    return primer
 
 
 @dataclass
@@ -27,27 +47,30 @@ class Options:
     candidates: int = 1  # sampled together in one batch; the likeliest usable one is kept
 
     def resolved(self, defaults: dict) -> Options:
-        """These options with `defaults` for what is unset (a random seed if none), checked."""
+        """These options with `defaults` for what is unset (a random seed if none), checked:
+        types, finiteness and the documented limits (`limits`)."""
         out = Options(**{f.name: getattr(self, f.name) for f in fields(self)})
         for name in ("temperature", "top_k", "top_p", "max_length"):
             if getattr(out, name) is None:
                 setattr(out, name, defaults[name])
         if out.seed is None:
             out.seed = int(np.random.default_rng().integers(0, 2**31))
-        if not out.temperature > 0:
-            raise TunegenError(f"temperature must be above 0 (got {out.temperature})")
-        if not 0 < out.top_p <= 1:
-            raise TunegenError(f"top-p must be in (0, 1] (got {out.top_p})")
-        if out.top_k < 0:
-            raise TunegenError(f"top-k must be 0 (off) or more (got {out.top_k})")
-        if out.max_length < 16:
+        out.seed = limits.seed(out.seed)
+        out.primer = primer_text(out.primer)
+        out.temperature = limits.real("temperature", out.temperature, above=0.0, high=limits.MAX_TEMPERATURE)
+        if not limits.is_real(out.top_p) or not 0 < out.top_p <= 1:
+            raise TunegenError(f"top-p must be in (0, 1] (got {out.top_p!r})")
+        out.top_p = float(out.top_p)
+        out.top_k = limits.integer("top-k", out.top_k, low=0)
+        if limits.is_int(out.max_length) and out.max_length < 16:
             raise TunegenError(f"max length must be at least 16 tokens (got {out.max_length})")
-        if out.count < 1:
-            raise TunegenError(f"count must be at least 1 (got {out.count})")
-        if out.candidates < 1:
-            raise TunegenError(f"candidates must be at least 1 (got {out.candidates})")
-        if out.bars is not None and out.bars < 1:
-            raise TunegenError(f"bars must be at least 1 (got {out.bars})")
-        if out.seconds is not None and not out.seconds > 0:
-            raise TunegenError(f"seconds must be above 0 (got {out.seconds:g})")
+        out.max_length = limits.integer("max length", out.max_length, 16, limits.MAX_LENGTH)
+        out.count = limits.integer("count", out.count, 1, limits.MAX_COUNT)
+        out.candidates = limits.integer("candidates", out.candidates, 1, limits.MAX_CANDIDATES)
+        if out.bars is not None:
+            out.bars = limits.integer("bars", out.bars, 1, limits.MAX_BARS)
+        if out.seconds is not None:
+            out.seconds = limits.real("seconds", out.seconds, above=0.0, high=limits.MAX_SECONDS)
+        if out.bars is not None and out.seconds is not None:
+            raise TunegenError("give bars or seconds, not both: each sets the length of the piece")
         return out

@@ -14,6 +14,7 @@ import numpy as np
 
 from .api import Model
 from .errors import TunegenError
+from .paths import remove_stale_temps, safe_filename
 from .piece import Piece
 from .playback import NoAudioDevice
 from .render import SAMPLE_RATE
@@ -132,7 +133,8 @@ class Player:
 
 
 def _files(piece: Piece, folder: Path, number: int, with_audio: bool) -> list[Path]:
-    stem = f"{number:05d}-{piece.model.name}-seed{piece.seed}"
+    # a manifest's name is untrusted: as a plain file-name part it cannot leave `folder`
+    stem = f"{number:05d}-{safe_filename(piece.model.name)}-seed{piece.seed}"
     written = [piece.save(folder / f"{stem}{piece.kind.keep_suffix}")]
     if with_audio:
         written.append(piece.save(folder / f"{stem}.wav"))
@@ -148,6 +150,7 @@ def run(station: Station, report: Callable[[str], None] = print,
     for folder in (station.keep, station.out_dir):
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
+            remove_stale_temps(folder, ".[0-9][0-9][0-9][0-9][0-9]-*.tmp")  # a killed radio's half files
     player = None
     if station.out_dir is None:
         try:

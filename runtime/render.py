@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import AudioError
+from .quiet import native_stderr
 
 SAMPLE_RATE = 44100
 SOUNDFONTS = (
@@ -135,7 +136,8 @@ def synthesize_events(events, length: float, soundfont: Path, program: int = 0, 
     sec = 60.0 / bpm
     synth = fluidsynth.Synth(samplerate=float(SAMPLE_RATE), gain=0.6)
     try:
-        sfid = synth.sfload(str(soundfont))
+        with native_stderr():  # FluidSynth prints its own reasons ("Not a RIFF file"); ours is below
+            sfid = synth.sfload(str(soundfont))
         if sfid < 0:
             raise AudioError(f"FluidSynth could not load the SoundFont {soundfont}")
         synth.program_select(0, sfid, 0, program)

@@ -132,7 +132,13 @@ def sample(model: StepModel, opts: Options, make_guide: Callable[[], Guide],
     piece and `problem(piece)` says why it is unusable (or None); unusable draws are drawn again, at
     most MAX_ATTEMPTS times. With `opts.candidates` above 1 that many are drawn together in one
     batch and the usable one the model finds likeliest (mean log-probability per token) is kept."""
-    pieces = []
+    return list(samples(model, opts, make_guide, make_piece, problem, progress))
+
+
+def samples(model: StepModel, opts: Options, make_guide: Callable[[], Guide],
+            make_piece: Callable[[Draw, int, int], Any], problem: Callable[[Any], str | None],
+            progress: Callable[[], None] | None = None) -> Generator[Any, None, None]:
+    """`sample`'s pieces one by one as each is made, so a caller can write it at once."""
     for index in range(opts.count):
         reason = ""
         for attempt in range(MAX_ATTEMPTS):
@@ -150,7 +156,6 @@ def sample(model: StepModel, opts: Options, make_guide: Callable[[], Guide],
         else:
             raise TunegenError(f"no usable piece after {MAX_ATTEMPTS} attempts ({reason}); "
                                "try a lower --temperature or another --seed")
-        pieces.append(best)
         if progress:
             progress()
-    return pieces
+        yield best

@@ -148,7 +148,11 @@ def build_cache(spec: str, kind: str, valid_percent: int = 10, max_chars: int = 
             return TokenCache(path, meta)
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    try:
+        tmp.mkdir(parents=True)
+    except OSError as e:
+        raise CorpusError(f"cannot write the corpus cache in {cache_root()}: {e.strerror or e}; set "
+                          "TUNEGEN_CACHE to a writable folder") from None
     advance = progress(len(files)) if progress else None
     offsets, valid, seen, used = [0], [], set(), set()
     skipped: Counter = Counter()
@@ -174,7 +178,8 @@ def build_cache(spec: str, kind: str, valid_percent: int = 10, max_chars: int = 
                     valid.append(is_valid_split(kind.split_key(piece), valid_percent))
         if len(valid) == 0:
             raise CorpusError(f"corpus {spec!r} has no usable {kind.kind.plural} "
-                              f"({sum(skipped.values())} skipped: {reasons(skipped)})")
+                              + (f"({sum(skipped.values())} skipped: {reasons(skipped)})" if skipped
+                                 else "(nothing in it to read)"))
         mask = np.array(valid, bool)
         if not mask.any():  # a tiny corpus: hold one piece back so validation still means something
             mask[-1] = True

@@ -7,16 +7,25 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..abc import HEADER_FIELDS, BarGuide, tune_problem
+from ..abc import HEADER_FIELDS, BarGuide, field_ok, normal_key, tune_problem
 from ..errors import PrimerError, TunegenError
+from ..limits import MAX_PRIMER_CHARS
+from ..paths import header_text
 from .base import Kind, Plan
 
 
 def parse_primer(primer: str, vocab) -> tuple[dict[str, str], str]:
-    """Split a primer into header fields to fix and opening music to continue."""
+    """Split a primer into header fields to fix and opening music to continue. A field's value
+    must be one the model writes (`K:ppp` or `M:-3/4` would be copied into the tune unchecked)."""
+    if len(primer) > MAX_PRIMER_CHARS:
+        raise PrimerError(f"primer is {len(primer)} characters, more than the {MAX_PRIMER_CHARS} a primer "
+                          "may have; give the opening bars of a tune, not a whole tunebook")
     fixed: dict[str, str] = {}
     body = ""
     text = primer.replace("\\n", "\n").strip()
+    control = sorted({c for c in text if (ord(c) < 32 and c not in "\n\t") or ord(c) == 127})
+    if control:
+        raise PrimerError(f"primer has control characters: {' '.join(repr(c) for c in control)}; remove them")
     fields_done = False
     for line in text.split("\n"):
         line = line.strip()
@@ -27,6 +36,11 @@ def parse_primer(primer: str, vocab) -> tuple[dict[str, str], str]:
                 if name not in HEADER_FIELDS:
                     raise PrimerError(f"primer field {name}: is not one the model uses "
                                       f"({', '.join(HEADER_FIELDS)}); drop it")
+                if name == "K":
+                    value = normal_key(value)
+                if not _value_ok(name, value):
+                    raise PrimerError(f"primer field {name}:{value} is not a value the model writes "
+                                      f"({_EXAMPLES[name]})")
                 fixed[name] = value
             continue
         fields_done = True
@@ -38,6 +52,18 @@ def parse_primer(primer: str, vocab) -> tuple[dict[str, str], str]:
         raise PrimerError(f"primer has characters the model never saw: {' '.join(repr(c) for c in bad)}; "
                           "remove or replace them")
     return fixed, body
+
+
+MIN_TUNE_LENGTH = 48  # characters: a header (about 14) and two short bars
+FORCED_CHARS = ("M", "L", "K", ":", "\n", "|")  # the header and barlines are written with these
+_EXAMPLES = {"R": "a rhythm in letters, e.g. R:reel", "M": "a meter up to 16/16, e.g. M:6/8 or M:C",
+             "L": "a unit from 1/1 to 1/32, e.g. L:1/8", "K": "a key such as K:G, K:Em or K:Dmix"}
+
+
+def _value_ok(name: str, value: str) -> bool:
+    if name == "R":  # free text the model writes in letters
+        return value.isalpha() and value.isascii() and len(value) <= 16
+    return field_ok(name, value)
 
 
 @dataclass
@@ -60,6 +86,12 @@ class AbcKind(Kind):
     keep_suffix = ".abc"
     collection_suffix = ".abc"
 
+    def vocabulary_problem(self, tokens) -> str | None:
+        if any(len(t) != 1 for t in tokens[3:]):
+            return "its symbols must be single characters"
+        missing = [c for c in FORCED_CHARS if c not in tokens]
+        return f"it lacks {' '.join(repr(c) for c in missing)}, which every tune needs" if missing else None
+
     def check(self, opts, model: str) -> None:
         super().check(opts, model)
         if Path(opts.primer).suffix.lower() in (".mid", ".midi"):
@@ -67,10 +99,24 @@ class AbcKind(Kind):
                                "text such as 'M:6/8 K:D'")
 
     def prepare(self, step, opts, bpm: float) -> AbcPlan:
-        return AbcPlan(*parse_primer(opts.primer, step.manifest.vocab))
+        if opts.max_length < MIN_TUNE_LENGTH:
+            raise TunegenError(f"max length {opts.max_length} is too short for a tune: the header and "
+                               f"two bars need at least {MIN_TUNE_LENGTH} characters")
+        fixed, body = parse_primer(opts.primer, step.manifest.vocab)
+        given = sum(len(f"{k}:{v}\n") for k, v in fixed.items()) + len(body)
+        if given >= opts.max_length:
+            raise PrimerError(f"the primer is {given} characters, as long as max length "
+                              f"{opts.max_length} or longer, so nothing would be added; raise --max-length "
+                              "or shorten the primer")
+        return AbcPlan(fixed, body)
 
     def content(self, plan, draw) -> str:
-        return "".join(draw.tokens).strip()
+        text = "".join(draw.tokens).strip()
+        if draw.ending == "length":  # cut off mid-bar by max length: keep the whole bars only
+            key = re.search(r"^K:[^\n]*(\n|$)", text, re.M)
+            body = key.end() if key else len(text)
+            text = text[:text.rfind("|", body) + 1 or body].strip()
+        return text
 
     def problem(self, piece) -> str | None:
         # the project's own reader, not music21's: a parse costs more than sampling the tune, and
@@ -78,6 +124,8 @@ class AbcKind(Kind):
         # score is asked for (rendering, MusicXML)
         if piece.ending == "stuck":
             return "sampling reached a dead end"
+        if piece.ending == "length" and len(re.findall(r"\|+", piece.content.split("\nK:", 1)[-1])) < 2:
+            return "max length ends it before two bars are complete"
         return tune_problem(self.document(piece))
 
     def score(self, piece):
@@ -90,7 +138,7 @@ class AbcKind(Kind):
 
     def document(self, piece, number: int = 1) -> str:
         """A complete ABC tune with reference number and title."""
-        title = f"tunegen {piece.model.name} seed {piece.seed}" + (f" #{piece.index + 1}" if piece.index else "")
+        title = f"tunegen {header_text(piece.model.name)} seed {piece.seed}" + (f" #{piece.index + 1}" if piece.index else "")
         return f"X:{number}\nT:{title}\n{piece.content}\n"
 
     def describe(self, piece) -> str:

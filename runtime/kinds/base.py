@@ -42,6 +42,11 @@ class Kind:
         """A loss given in bits, in this kind's unit."""
         return f"{bits * self.loss_scale:.4f} {self.loss_unit}"
 
+    def vocabulary_problem(self, tokens: list[str]) -> str | None:
+        """Why a manifest's vocabulary cannot serve this kind (tokens its sampling must be able to
+        write are missing, or tokens it cannot read), or None."""
+        return None
+
     def check(self, opts: Options, model: str) -> None:
         """Refuse options that mean nothing to this kind (before any default is filled in)."""
         for name in {"bars", "seconds"} - set(self.options):

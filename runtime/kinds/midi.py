@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import PrimerError, TunegenError
-from ..events import GRID, METERS, EventGuide, Music, decode, encode, release_at
+from ..events import GRID, METERS, EventGuide, Music, decode, encode, event_vocabulary, release_at
+from ..limits import MAX_PRIMER_BYTES, MAX_PRIMER_NOTES, MAX_PRIMER_QUARTERS, MAX_PRIMER_SCORE_BYTES
+from ..midiscan import BadMidi, scan
 from .base import Kind, Plan
 
 MIN_NOTES = 8  # fewer is no piece; it is drawn again
@@ -24,6 +26,21 @@ def primer_tokens(path: str | Path, bars: int = PRIMER_BARS) -> list[str]:
     path = Path(path).expanduser()
     if not path.is_file():
         raise PrimerError(f"primer file {path} not found; give a MIDI or score file to continue")
+    size, most = path.stat().st_size, MAX_PRIMER_BYTES.get(path.suffix.lower(), MAX_PRIMER_SCORE_BYTES)
+    if size > most:
+        raise PrimerError(f"primer {path} is {size >> 10} KB, more than the {most >> 10} KB a primer file may "
+                          f"be; only its opening {bars} bars are used, so give a file of those")
+    if path.suffix.lower() in (".mid", ".midi"):
+        try:
+            quarters, notes = scan(path.read_bytes())
+        except BadMidi as e:
+            raise PrimerError(f"primer {path} is not a MIDI file tunegen can read ({e})") from None
+        except OSError as e:
+            raise PrimerError(f"primer {path} cannot be read ({e.strerror or e})") from None
+        if quarters > MAX_PRIMER_QUARTERS or notes > MAX_PRIMER_NOTES:
+            raise PrimerError(f"primer {path} lasts {quarters:.0f} quarter notes with {notes} notes, more than "
+                              f"a primer may ({MAX_PRIMER_QUARTERS} quarters, {MAX_PRIMER_NOTES} notes); only "
+                              f"its opening {bars} bars are used, so give a file of those")
     try:
         music = read_music(path)
     except NotMusic as e:
@@ -71,6 +88,14 @@ class MidiKind(Kind):
     keep_suffix = ".mid"
     options = ("bars", "seconds")
 
+    def vocabulary_problem(self, tokens) -> str | None:
+        events = set(event_vocabulary().tokens)
+        unknown = [t for t in tokens if t not in events]
+        if unknown:
+            return f"tokens that are not events ({', '.join(map(repr, unknown[:5]))})"
+        missing = len(events) - len(set(tokens))
+        return f"{missing} event tokens are missing" if missing else None
+
     def check(self, opts, model: str) -> None:
         super().check(opts, model)
         if opts.primer and not Path(opts.primer).expanduser().exists():
@@ -84,6 +109,9 @@ class MidiKind(Kind):
         min_bars = 0 if opts.seconds else min(defaults["min_bars"], max_bars or 10**6)
         max_ticks = round(opts.seconds * bpm / 60 * GRID) if opts.seconds else None
         primer = primer_tokens(opts.primer) if opts.primer else []
+        if len(primer) >= opts.max_length:
+            raise PrimerError(f"the primer's opening is {len(primer)} tokens, as long as max length "
+                              f"{opts.max_length} or longer, so nothing would be added; raise --max-length")
         return MidiPlan(primer, min_bars, max_bars, max_ticks)
 
     def primer_notes(self, plan) -> int:

@@ -206,6 +206,10 @@ class AbcTraining(TrainingKind):
                 out.append((normalise(raw), ""))
             except SkipTune as e:
                 out.append((None, str(e)))
+        if not out:  # a file with no tune in it is skipped and counted too, not lost without a word
+            reason = ("empty file" if not text.strip() else
+                      "not ABC text (binary or UTF-16)" if "\0" in text or "\ufffd" in text else "no tune in the file")
+            out.append((None, reason))
         return out
 
     def option(self, max_chars: int) -> int:

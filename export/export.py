@@ -8,8 +8,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from tunegen.runtime.errors import ModelError
-from tunegen.runtime.manifest import Manifest, sha256_file, write_atomic
+from tunegen.runtime.manifest import Manifest, sha256_file
 from tunegen.runtime.model import StepModel
+from tunegen.runtime.paths import write_all_atomic
 from tunegen.runtime.vocab import Vocabulary
 from tunegen.training.run import RunFolder
 
@@ -88,7 +89,8 @@ def export_run(run: Path, out: Path, variants: tuple[str, ...] = ("dynamic-int8"
     console.print(f"Keras model: {kind.loss_text(keras_bits)} over {len(valid)} validation pieces")
     step = build_step_model(keras_model, layers, units)
     summary = folder.summary()
-    written = []
+    written: list[Path] = []
+    staged: list[tuple[Path, bytes]] = []
     refused: list[str] = []
     for i, variant in enumerate(variants):
         try:
@@ -146,13 +148,14 @@ def export_run(run: Path, out: Path, variants: tuple[str, ...] = ("dynamic-int8"
                 "train_steps": summary.get("steps"), "best_epoch": summary.get("epoch"),
                 "ops": op_versions(data), "targets": list(targets),
             }
-            write_atomic(target, data)
-            manifest.save(target.with_suffix(".json"))
+            staged += [(target, data), (target.with_suffix(".json"), manifest.to_bytes())]
             written.append(target)
-            console.print(f"wrote {target} and {target.with_suffix('.json').name}")
         except ModelError as e:
             console.print(f"refused: {e}")
             refused.append(str(e))
+    write_all_atomic(staged)  # all variants or none: a full disk leaves no model without its twin
+    for target in written:
+        console.print(f"wrote {target} and {target.with_suffix('.json').name}")
     if refused:
         raise ModelError("; ".join(refused) + (f" (wrote {', '.join(p.name for p in written)})" if written else ""))
     return written

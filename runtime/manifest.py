@@ -78,8 +78,12 @@ class Manifest:
             raise ModelError(f"{path}: unreadable manifest ({e})") from None
         return cls.from_dict(d, path)
 
+    def to_bytes(self) -> bytes:
+        """The manifest as the JSON file holds it."""
+        return (json.dumps(self.to_dict(), indent=1) + "\n").encode()
+
     def save(self, path: Path | str) -> None:
-        write_atomic(Path(path), (json.dumps(self.to_dict(), indent=1) + "\n").encode())
+        write_atomic(Path(path), self.to_bytes())
 
 
 def sha256_file(path: Path | str) -> str:

@@ -118,6 +118,39 @@ def write_atomic(path: Path, data: bytes) -> None:
             Path(tmp).unlink(missing_ok=True)
 
 
+def write_all_atomic(files: list[tuple[Path, bytes]]) -> None:
+    """Write several files all or none: every one to a temporary file first, then the renames, so
+    a full disk half way leaves none of them (an int8 model never lacks its float twin)."""
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, data in files:
+            path = Path(path)
+            _no_nul(path)
+            try:
+                if path.is_dir():  # found now, not at the renames, after others are in place
+                    raise IsADirectoryError(21, "Is a directory", str(path))
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+                staged.append((tmp, path))
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                umask = os.umask(0)
+                os.umask(umask)
+                os.chmod(tmp, 0o666 & ~umask)
+            except OSError as e:
+                raise write_error(path, e) from None
+        while staged:
+            tmp, path = staged[0]
+            try:
+                os.replace(tmp, path)
+            except OSError as e:
+                raise write_error(path, e) from None
+            staged.pop(0)
+    finally:
+        for tmp, _ in staged:
+            Path(tmp).unlink(missing_ok=True)
+
+
 def remove_stale_temps(folder: Path, pattern: str = ".*.tmp") -> int:
     """Remove temporary files a killed writer left in `folder` (`write_atomic`'s `.NAME.XXXX.tmp`);
     returns how many. Only files matching `pattern`, never folders."""

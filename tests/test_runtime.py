@@ -120,3 +120,14 @@ def test_unknown_model_names_list_the_shipped_ones():
         resolve("nope")
     with pytest.raises(ModelError, match="no such model manifest"):
         resolve("/nonexistent/x.tflite")
+
+
+def test_several_files_are_written_all_or_none(tmp_path):
+    from tunegen.runtime.paths import write_all_atomic
+
+    (tmp_path / "b.json").mkdir()  # a folder in the way of the second file
+    with pytest.raises(TunegenError, match="b.json"):
+        write_all_atomic([(tmp_path / "a.tflite", b"model"), (tmp_path / "b.json", b"{}")])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.json"]  # no a.tflite, no temp file
+    write_all_atomic([(tmp_path / "a.tflite", b"model"), (tmp_path / "c.json", b"{}")])
+    assert (tmp_path / "a.tflite").read_bytes() == b"model" and (tmp_path / "c.json").read_bytes() == b"{}"

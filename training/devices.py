@@ -95,6 +95,13 @@ def tf_config() -> dict | None:
     return cfg
 
 
+def _stderr_fd() -> int | None:
+    try:
+        return sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stderr (e.g. under a test runner)
+        return None
+
+
 _WATCHDOG = """
 import json, os, signal, socket, sys, time
 pid, wait, cfg = int(sys.argv[1]), float(sys.argv[2]), json.loads(sys.argv[3])
@@ -146,7 +153,10 @@ def place(name: str = "auto", wait: float | None = None) -> Placement:
     options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=max(wait, 30.0))
     # The strategy waits inside TensorFlow, holding Python's lock, until every worker has joined. A
     # watchdog process ends this one with a clear line if that takes longer than `wait`.
-    watchdog = subprocess.Popen([sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(wait), json.dumps(cfg)])
+    # its one line goes where tunegen's own messages go (sys.stderr), not through the filter of
+    # native log lines on file descriptor 2, which dies with this process
+    watchdog = subprocess.Popen([sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(wait), json.dumps(cfg)],
+                                stderr=_stderr_fd())
     try:
         strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
     finally:

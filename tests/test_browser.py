@@ -44,8 +44,14 @@ def base():
 
 @pytest.fixture(scope="module")
 def browser():
+    import socket
+
     from selenium.webdriver.chrome.service import Service
 
+    try:  # Selenium reaches chromedriver at "localhost"
+        socket.gethostbyname("localhost")
+    except OSError:
+        pytest.skip("'localhost' does not resolve here (no /etc/hosts), so Selenium cannot reach chromedriver")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=800,480",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import platform
 import pstats
 import statistics
 import time
@@ -59,7 +58,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=15)
     args = ap.parse_args()
-    print(f"cpu: {platform.processor() or platform.machine()}; {_cpu_name()}")
+    from serve import cpu  # bench/, beside this script
+
+    print(f"cpu: {cpu()}")
     ratios = {}
     print(f"{'model':<6} {'bare step':>10} {'generate/token':>15} {'ratio':>6}   where the rest goes (profiled)")
     for name in ("folk", "piano"):
@@ -75,16 +76,6 @@ def main() -> None:
         split = ", ".join(f"{p} {v:.0%}" for p, v in shares(model, range(1, 6)).items())
         print(f"{name:<6} {bare * 1e6:>8.0f} µs {statistics.median(per) * 1e6:>12.0f} µs {ratios[name]:>6.2f}   {split}")
     print(f"overhead_vs_step: {max(ratios.values()):.2f}")
-
-
-def _cpu_name() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 if __name__ == "__main__":

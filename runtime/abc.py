@@ -25,8 +25,6 @@ _OPEN_TUPLET = re.compile(r"\(\d$")
 _LENGTH = re.compile(r"(\d*)(/*)(\d*)")
 _BARLINE_CHARS = frozenset("|:")
 _NOTE_LETTERS = re.compile(r"[A-Ga-g]")
-# a key as ABC writes it: tonic, accidental, a mode by its first three letters or more (any case)
-_KEY = re.compile(r"[A-G][#b]?(m|min|minor|maj|major|(ion|dor|phr|lyd|mix|aeo|loc)[a-z]*)?", re.I)
 # the values tunegen's header fields may take (R: is free text in lower case)
 FIELD_VALUES = {
     "M": {"C", "C|"} | {f"{n}/{d}" for n in range(1, 17) for d in (1, 2, 4, 8, 16)},
@@ -256,8 +254,7 @@ def tune_problem(text: str) -> str | None:
     the project's own check, stricter than music21's reader (a test holds the two together)."""
     fields, body = split_header(text)
     for name, value in fields.items():
-        if name in FIELD_VALUES and value not in FIELD_VALUES[name] and not (
-                name == "K" and _KEY.fullmatch(value)):
+        if name in FIELD_VALUES and (normal_key(value) if name == "K" else value) not in FIELD_VALUES[name]:
             return f"header field {name}:{value} is not one tunegen reads"
     if "K" not in fields or "M" not in fields:
         return "no K: or M: field"

@@ -12,6 +12,7 @@ from tunegen.runtime.manifest import Manifest, sha256_file
 from tunegen.runtime.model import StepModel
 from tunegen.runtime.paths import write_all_atomic
 from tunegen.runtime.vocab import Vocabulary
+from tunegen.training import kinds as training_kinds
 from tunegen.training.run import RunFolder
 
 from .convert import BOUNDS, TARGETS, check_builtin, check_choices, convert, min_runtime, op_versions
@@ -85,6 +86,7 @@ def export_run(run: Path, out: Path, variants: tuple[str, ...] = ("dynamic-int8"
     folder = RunFolder.load(run, trained=True)
     keras_model, valid, vocab, kind = folder.load_best(), folder.valid(), folder.vocab, folder.kind
     layers, units = folder.model.layers, folder.model.units
+    music = training_kinds.get(kind.name).manifest_music(folder.corpus().get("facts", {}))
     keras_bits = evaluate_bits(keras_model, valid, vocab)
     console.print(f"Keras model: {kind.loss_text(keras_bits)} over {len(valid)} validation pieces")
     step = build_step_model(keras_model, layers, units)
@@ -119,7 +121,7 @@ def export_run(run: Path, out: Path, variants: tuple[str, ...] = ("dynamic-int8"
                 quantization=variant, inputs=inputs, outputs=outputs,
                 state=[{"name": n, "shape": [1, units], "dtype": "float32"}
                        for pair in state_names(layers) for n in pair],
-                sampling=dict(kind.sampling), render=dict(kind.render), min_runtime=needs,
+                sampling=dict(kind.sampling), render=dict(kind.render), music=music, min_runtime=needs,
             )
             with tempfile.TemporaryDirectory() as d:
                 tmp = Path(d) / target.name

@@ -18,10 +18,14 @@ REQUIRED_FIELDS = ("M", "L", "K")
 _NOTE = re.compile(r"[\^_=]*([A-Ga-gzx])[',]*(\d*)(/*)(\d*)")
 _TUPLET = re.compile(r"\((\d)")
 # chord contents; each note's length is unambiguous so that matching never backtracks badly
-_CHORD_NOTE = r"[\^_=]*[A-Ga-g][',]*(?:\d+)?(?:/+\d*)?"
+_CHORD_NOTE = r"[\^_=]{0,2}[A-Ga-g][',]{0,3}(?:\d{1,2})?(?:/{1,2}\d{0,2})?"
 _CHORD_NOTES = re.compile(f"(?:{_CHORD_NOTE})+")
 _OPEN_CHORD = re.compile(f"\\[(?:{_CHORD_NOTE}){{0,3}}[\\^_=]*")  # at most four notes
 _OPEN_TUPLET = re.compile(r"\(\d$")
+_SIGNS = re.compile(r"[\^_=]*$")
+_OPEN_FIELD = re.compile(r"\[[KM](:[^\]]*)?$")
+_METER_FIELD = re.compile(r"\[M:([^\]]*)\]")
+_NOTES_AFTER = re.compile(r"\[[^\]]*\]|[A-Ga-gzx]")
 _LENGTH = re.compile(r"(\d*)(/*)(\d*)")
 _BARLINE_CHARS = frozenset("|:")
 _NOTE_LETTERS = re.compile(r"[A-Ga-g]")
@@ -34,6 +38,15 @@ FIELD_VALUES = {
 }
 _FIELD_PREFIXES = {k: {v[:i] for v in vs for i in range(1, len(v) + 1)} for k, vs in FIELD_VALUES.items()}
 _RHYTHM_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz ")
+
+
+def _open_tuplet(bar: str) -> bool:
+    """Whether the bar's last tuplet still lacks notes (a barline may not cut it)."""
+    start = bar.rfind("(")
+    if start < 0:
+        return False
+    m = _TUPLET.match(bar, start)
+    return bool(m) and len(_NOTES_AFTER.findall(bar, m.end())) < int(m.group(1))
 
 
 class AbcSyntaxError(ValueError):
@@ -59,13 +72,29 @@ def default_unit(meter: str) -> str:
         return "1/8"
 
 
-def _note_length(digits: str, slashes: str, denom: str) -> Fraction:
+def _note_length(digits: str, slashes: str, denom: str) -> tuple[int, int]:
+    """A written length as (numerator, denominator) of units."""
     num = int(digits) if digits else 1
     if not slashes:
-        return Fraction(num)
+        return num, 1
     if denom:
-        return Fraction(num, int(denom) * 2 ** (len(slashes) - 1))
-    return Fraction(num, 2 ** len(slashes))
+        return num, int(denom) * 2 ** (len(slashes) - 1)
+    return num, 2 ** len(slashes)
+
+
+# Inside the scanner lengths are whole numbers of 1/SCALE unit (ints add and compare many times
+# faster than Fractions, and a sampled character is scanned several times): every length tunegen
+# writes, in a tuplet, with broken rhythm on both sides, is a whole number of them. One that is
+# not (an odd length in a tunebook) is kept as a Fraction of them, exact all the same.
+SCALE = 2**14 * 3
+
+
+def _times(x, num: int, den: int):
+    """x * num / den, exactly: an int where it divides, else a Fraction."""
+    y = x * num
+    if isinstance(y, int) and y % den == 0:
+        return y // den
+    return Fraction(y, den)
 
 
 def _length_ok(digits: str, slashes: str, denom: str, trailing: bool) -> bool:
@@ -77,14 +106,14 @@ def _length_ok(digits: str, slashes: str, denom: str, trailing: bool) -> bool:
     return not denom or denom in ("2", "4", "8", "16") or (trailing and denom == "1")
 
 
-_TUPLET_TIME = {2: Fraction(3, 2), 3: Fraction(2, 3), 4: Fraction(3, 4), 6: Fraction(1, 3)}
-_BROKEN = {">": (Fraction(3, 2), Fraction(1, 2)), ">>": (Fraction(7, 4), Fraction(1, 4)),
-           "<": (Fraction(1, 2), Fraction(3, 2)), "<<": (Fraction(1, 4), Fraction(7, 4))}
+_TUPLET_TIME = {2: (3, 2), 3: (2, 3), 4: (3, 4), 6: (1, 3)}
+_BROKEN = {">": ((3, 2), (1, 2)), ">>": ((7, 4), (1, 4)), "<": ((1, 2), (3, 2)), "<<": ((1, 4), (7, 4))}
+_SHORTEST = _times(SCALE, 1, 16)
 
 
 # scanner state between tokens: (total, tuplet_left, tuplet_scale, tuplet_size, pending_next,
-# last, note_end)
-_START = (Fraction(0), 0, Fraction(1), 0, Fraction(1), Fraction(0), -1)
+# last, note_end); lengths in 1/SCALE units, scales as (numerator, denominator)
+_START = (0, 0, (1, 1), 0, (1, 1), 0, -1)
 
 
 def bar_units(text: str, strict: bool = False, partial: bool = False) -> Fraction:
@@ -94,13 +123,18 @@ def bar_units(text: str, strict: bool = False, partial: bool = False) -> Fractio
     construct cut off by the end of the text (an accidental, `(`, an open chord) is no error, so a
     half-written bar can be checked as it grows. Without `strict`, unknown characters are skipped.
     """
-    return scan(text, 0, _START, strict, partial)[0]
+    return units(scan(text, 0, _START, strict, partial)[0])
 
 
-def scan(text: str, i: int, state: tuple, strict: bool, partial: bool) -> tuple[Fraction, tuple[int, tuple]]:
-    """`bar_units` of `text` scanned from `i` with the scanner `state` there; returns the total and
-    (the position where the last token starts, the state there): text that only grows after that
-    point may be scanned again from it, not from the bar's start."""
+def units(scaled) -> Fraction:
+    """A length the scanner gives, in units."""
+    return Fraction(scaled, SCALE)
+
+
+def scan(text: str, i: int, state: tuple, strict: bool, partial: bool) -> tuple[int | Fraction, tuple[int, tuple]]:
+    """`bar_units` of `text` scanned from `i` with the scanner `state` there, in 1/SCALE units;
+    returns the total and (the position where the last token starts, the state there): text that
+    only grows after that point may be scanned again from it, not from the bar's start."""
     total, tuplet_left, tuplet_scale, tuplet_size, pending_next, last, note_end = state
     n = len(text)
     resume = (i, state)
@@ -141,10 +175,21 @@ def scan(text: str, i: int, state: tuple, strict: bool, partial: bool) -> tuple[
             op = text[i:i + 2] if text[i:i + 2] in _BROKEN else ch
             if note_end != i:
                 bad("broken rhythm without a note before it")
-            before, after = _BROKEN[op]
-            total += last * (before - 1)
+            (b_num, b_den), after = _BROKEN[op]
+            total += _times(last, b_num - b_den, b_den)
             pending_next = after
             i += len(op)
+            continue
+        if ch == "[" and text[i + 1:i + 3] in ("K:", "M:"):  # a key or meter change, as [K:G]
+            end = text.find("]", i)
+            value = text[i + 3:end] if end >= 0 else text[i + 3:]
+            name = text[i + 1]
+            if end < 0:
+                bad("unclosed field", cut_off=value in _FIELD_PREFIXES[name] or not value)
+                return total, resume
+            if (normal_key(value) if name == "K" else value) not in FIELD_VALUES[name]:
+                bad(f"bad field {text[i:end + 1]!r}")
+            i = end + 1
             continue
         if ch == "[":
             end = text.find("]", i)
@@ -158,11 +203,12 @@ def scan(text: str, i: int, state: tuple, strict: bool, partial: bool) -> tuple[
                 if not m:
                     i, skipped = end + 1, True
                     continue
-            length = _note_length(*m.group(2, 3, 4))
+            num, den = _note_length(*m.group(2, 3, 4))
             m2 = _LENGTH.match(text, end + 1)
             if not _length_ok(*m2.groups(), trailing=m2.end() == n):
                 bad(f"odd chord length {text[i:m2.end()]!r}")
-            length *= _note_length(*m2.groups())
+            num2, den2 = _note_length(*m2.groups())
+            length = _times(SCALE, num * num2, den * den2)
             i = m2.end()
         else:
             m = _NOTE.match(text, i)
@@ -172,15 +218,16 @@ def scan(text: str, i: int, state: tuple, strict: bool, partial: bool) -> tuple[
                 continue
             if not _length_ok(*m.group(2, 3, 4), trailing=m.end() == n):
                 bad(f"odd note length {m.group(0)!r}")
-            length = _note_length(*m.group(2, 3, 4))
+            length = _times(SCALE, *_note_length(*m.group(2, 3, 4)))
             i = m.end()
         if partial and i == n:
-            length = Fraction(1, 16)  # it may still shrink ("A" -> "A/16"): count its shortest
+            length = _SHORTEST  # it may still shrink ("A" -> "A/16"): count its shortest
         if tuplet_left:
-            length *= tuplet_scale
+            length = _times(length, *tuplet_scale)
             tuplet_left -= 1
-        length *= pending_next
-        pending_next = Fraction(1)
+        if pending_next != (1, 1):
+            length = _times(length, *pending_next)
+            pending_next = (1, 1)
         total += length
         last = length
         note_end = i
@@ -218,6 +265,12 @@ def split_bars(body: str) -> list[tuple[str, str]]:
     cur: list[str] = []
     i = 0
     while i < len(body):
+        if body[i] == "[" and body[i + 1:i + 3] in ("K:", "M:"):  # a field's colon is no barline
+            end = body.find("]", i)
+            end = len(body) if end < 0 else end + 1
+            cur.append(body[i:end])
+            i = end
+            continue
         if body[i] in _BARLINE_CHARS:
             j = i + 1
             while j < len(body) and body[i:j + 1] in _BARLINE_PREFIXES:
@@ -280,14 +333,29 @@ class BarStats:
         return self.full / self.inner if self.inner else 1.0
 
 
+def meter_change(bar: str) -> str | None:
+    """The meter a bar changes to with an inline `[M:...]`, if it does."""
+    m = _METER_FIELD.search(bar)
+    return m.group(1) if m else None
+
+
 def bar_stats(fields: dict[str, str], body: str) -> BarStats:
-    """Count inner bars of full length; a bar split by a repeat (part end + pickup) counts whole."""
-    bar = parse_fraction(fields["M"]) / parse_fraction(fields["L"])
-    lengths = [bar_units(t, strict=True) for t, _ in split_bars(body) if t.strip()]
+    """Count inner bars of full length; a bar split by a repeat (part end + pickup) counts whole.
+    A meter change (`[M:3/4]`) sets the length of its bar and those after it."""
+    unit = parse_fraction(fields["L"])
+    meter = parse_fraction(fields["M"])
+    lengths, bars = [], []
+    for t, _ in split_bars(body):
+        if t.strip():
+            change = meter_change(t)
+            meter = parse_fraction(change) if change else meter
+            lengths.append(bar_units(t, strict=True))
+            bars.append(meter / unit)
     full = inner = 0
     i = 1
     while i < len(lengths) - 1:
         inner += 1
+        bar = bars[i]
         if lengths[i] == bar:
             full += 1
         elif i + 1 < len(lengths) - 1 and lengths[i] + lengths[i + 1] == bar:
@@ -372,8 +440,8 @@ class BarGuide:
             return ch in _RHYTHM_CHARS and len(value) < 16
         if self._barline is not None:
             if self._barline + ch in _BARLINE_PREFIXES:
-                return True
-            if self._barline not in BARLINES:
+                return self._barline_may_grow(self._barline + ch)
+            if not self._barline_complete(self._barline):
                 return False
         if ch in " \n":
             prev = self.bar_text[-1:] or ("|" if self._barline else "\n")
@@ -386,16 +454,35 @@ class BarGuide:
                 units = self._units(self.bar_text, partial=False)
             except AbcSyntaxError:
                 return False
-            if units == 0:
+            return (units > 0 and not _open_tuplet(self.bar_text) and self.bar_text.rstrip()[-1:] not in "<>"
+                    and self._may_close(units, ch))
+        if ch in "^_=":  # a sign needs a note after it, and room in the bar for one
+            run = _SIGNS.search(self.bar_text).group(0) + ch
+            if run not in ("^", "_", "="):  # double signs: the corpus hardly has one
                 return False
-            if units == self.target or (self.bars == 0 and units < self.bar_len):
-                return True
-            # a part may end short on a repeat; the next bar then completes it
-            return ch == ":" and self.target == self.bar_len and self.bar_len / 2 <= units
         try:
-            return self._units(self.bar_text + ch, partial=True) <= self.target
+            units = self._units(self.bar_text + ch, partial=True)
         except AbcSyntaxError:
             return False
+        return units < self.target if ch in "^_=" else units <= self.target
+
+    def _may_close(self, units: Fraction, ch: str) -> bool:
+        """Whether a bar of `units` may be closed by a barline starting with `ch`."""
+        if units == self.target or (self.bars == 0 and units < self.bar_len):
+            return True
+        # a part may end short on a repeat; the next bar then completes it
+        return ch == ":" and self.target == self.bar_len and self.bar_len / 2 <= units
+
+    def _barline_may_grow(self, text: str) -> bool:
+        """Whether a barline may go on to `text` (a prefix of one of BARLINES)."""
+        return True
+
+    def _barline_complete(self, text: str) -> bool:
+        """Whether `text` may stand as a whole barline."""
+        return text in BARLINES
+
+    def _barline_done(self, text: str) -> None:
+        """A barline was finished (the next character is no part of it)."""
 
     def _units(self, text: str, partial: bool) -> Fraction:
         """Strict `bar_units` of the bar so far (`text` is it, or it and one character more),
@@ -410,7 +497,7 @@ class BarGuide:
             self._resume_at = len(self.bar_text)
         if self._resume_whole or self._resume is None:
             return bar_units(text, strict=True, partial=partial)
-        return scan(text, *self._resume, strict=True, partial=partial)[0]
+        return units(scan(text, *self._resume, strict=True, partial=partial)[0])
 
     def safe_point(self) -> bool:
         """Whether a barline was just written (a safe point to sample again from)."""
@@ -452,8 +539,9 @@ class BarGuide:
             if self._barline + ch in _BARLINE_PREFIXES:
                 self._barline += ch
                 return
-            self._barline = None
-        if ch in _BARLINE_CHARS:
+            done, self._barline = self._barline, None
+            self._barline_done(done)
+        if ch in _BARLINE_CHARS and not _OPEN_FIELD.search(self.bar_text):
             self._close_bar()
             self._barline = ch
             return

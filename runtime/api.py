@@ -71,26 +71,36 @@ class Model:
                       top_k: int | None = None, top_p: float | None = None,
                       primer: str | os.PathLike = "", max_length: int | None = None,
                       bars: int | None = None, seconds: float | None = None, candidates: int = 1,
+                      key: str | None = None, meter: str | None = None, rhythm: str | None = None,
+                      parts: int | None = None, bars_per_part: int | None = None,
                       progress: Callable[[], None] | None = None) -> list[Piece]:
         """`count` new pieces. ABC tunes are checked with music21 (unparsable draws are sampled
         again). For a MIDI event model, `primer` is a MIDI or score file whose opening bars the
         piece continues, and `bars` or `seconds` caps its length (it ends at a barline).
         `candidates` samples that many together (one batched model step for all) and keeps the
-        usable one the model finds likeliest; the seed still fixes the result."""
+        usable one the model finds likeliest; the seed still fixes the result.
+
+        `key` sets the key (`G`, `Dmix`, `Ador`, `Em`; a piano piece: major or minor). An ABC tune
+        also takes `meter` (`6/8`), `rhythm` (`jig`, as the corpus's R: field), `parts` and
+        `bars_per_part`; every one is honoured in every tune."""
         return list(self.each(count, seed=seed, temperature=temperature, top_k=top_k, top_p=top_p,
                               primer=primer, max_length=max_length, bars=bars, seconds=seconds,
-                              candidates=candidates, progress=progress))
+                              candidates=candidates, key=key, meter=meter, rhythm=rhythm, parts=parts,
+                              bars_per_part=bars_per_part, progress=progress))
 
     def each(self, count: int = 1, *, seed: int | None = None, temperature: float | None = None,
              top_k: int | None = None, top_p: float | None = None,
              primer: str | os.PathLike = "", max_length: int | None = None,
              bars: int | None = None, seconds: float | None = None, candidates: int = 1,
+             key: str | None = None, meter: str | None = None, rhythm: str | None = None,
+             parts: int | None = None, bars_per_part: int | None = None,
              progress: Callable[[], None] | None = None) -> Iterator[Piece]:
         """`generate_many`'s pieces one at a time, each as soon as it is made (the options are
         checked before the first), so a long run can write every piece when it is finished."""
         opts = self.options(count, seed=seed, temperature=temperature, top_k=top_k, top_p=top_p,
                             primer=primer, max_length=max_length, bars=bars, seconds=seconds,
-                            candidates=candidates)
+                            candidates=candidates, key=key, meter=meter, rhythm=rhythm, parts=parts,
+                            bars_per_part=bars_per_part)
         plan = self.kind.prepare(self.step, opts, self.bpm)
         primed = self.kind.primer_notes(plan)
 
@@ -98,21 +108,26 @@ class Model:
             return Piece(self, draw.tokens, self.kind.content(plan, draw), opts.seed, index, attempt,
                          draw.sampled, draw.mean_logprob, self.kind.ending(draw), opts.candidates, primed)
 
-        return samples(self.step, opts, plan.guide, make_piece, self.kind.problem, progress)
+        return samples(self.step, opts, plan.guide, make_piece, self.kind.problem, progress, self.kind.rank)
 
     def generate(self, *, seed: int | None = None, temperature: float | None = None,
                  top_k: int | None = None, top_p: float | None = None, primer: str | os.PathLike = "",
                  max_length: int | None = None, bars: int | None = None,
-                 seconds: float | None = None, candidates: int = 1) -> Piece:
-        """One new piece; the same seed and settings give the same piece."""
+                 seconds: float | None = None, candidates: int = 1, key: str | None = None,
+                 meter: str | None = None, rhythm: str | None = None, parts: int | None = None,
+                 bars_per_part: int | None = None) -> Piece:
+        """One new piece; the same seed and settings give the same piece (see `generate_many`)."""
         return self.generate_many(1, seed=seed, temperature=temperature, top_k=top_k, top_p=top_p,
                                   primer=primer, max_length=max_length, bars=bars, seconds=seconds,
-                                  candidates=candidates)[0]
+                                  candidates=candidates, key=key, meter=meter, rhythm=rhythm, parts=parts,
+                                  bars_per_part=bars_per_part)[0]
 
     def stream(self, *, seed: int | None = None, temperature: float | None = None,
                top_k: int | None = None, top_p: float | None = None, primer: str | os.PathLike = "",
                max_length: int | None = None, bars: int | None = None,
-               seconds: float | None = None) -> Iterator[str]:
+               seconds: float | None = None, key: str | None = None, meter: str | None = None,
+               rhythm: str | None = None, parts: int | None = None,
+               bars_per_part: int | None = None) -> Iterator[str]:
         """A new piece token by token as sampling makes it final, for a device that reacts live.
 
         An ABC tune comes character by character, a bar at a time (every bar is checked as it is
@@ -120,7 +135,8 @@ class Model:
         A MIDI event piece comes event token by event token (`p60`, `d12`, `w6`, `bar`, ...). Either
         way it is the first draw that `generate` with the same seed and settings makes."""
         opts = self.options(seed=seed, temperature=temperature, top_k=top_k, top_p=top_p,
-                            primer=primer, max_length=max_length, bars=bars, seconds=seconds)
+                            primer=primer, max_length=max_length, bars=bars, seconds=seconds, key=key,
+                            meter=meter, rhythm=rhythm, parts=parts, bars_per_part=bars_per_part)
         plan = self.kind.prepare(self.step, opts, self.bpm)
         rng = np.random.default_rng([opts.seed, 0, 0])
         for chunk in run_one(self.step, sampler(self.step, opts, rng, plan.guide())):

@@ -30,10 +30,15 @@ TopKOpt = Annotated[int | None, typer.Option("--top-k", help="Sample only from t
 TopPOpt = Annotated[float | None, typer.Option("--top-p", help="Sample only from the likeliest symbols holding this much probability.")]
 PrimerOpt = Annotated[str, typer.Option("--primer", "-p", help="ABC models: header fields like 'M:6/8 K:Dmix' and/or opening bars to continue. MIDI models: a .mid or score file whose opening bars to continue.")]
 CountOpt = Annotated[int, typer.Option("--count", "-n", help="How many pieces.")]
-MaxLenOpt = Annotated[int | None, typer.Option("--max-length", help="Most tokens per piece (characters for ABC models).")]
+MaxLenOpt = Annotated[int | None, typer.Option("--max-length", help="Most tokens the model adds to a piece, a primer's not counted (characters for ABC models).")]
 BarsOpt = Annotated[int | None, typer.Option("--bars", help="MIDI models: length in bars (default from the model).")]
 CandidatesOpt = Annotated[int, typer.Option("--candidates", help="Sample N pieces together (one batched step) and keep the one the model finds likeliest.")]
 SecondsOpt = Annotated[float | None, typer.Option("--seconds", help="MIDI models: length in seconds, ended at the next barline.")]
+KeyOpt = Annotated[str | None, typer.Option("--key", "-k", help="Key: G, Dmix, Ador, Em, Bb... (piano: a major or minor key). Default: the model's choice.")]
+MeterOpt = Annotated[str | None, typer.Option("--meter", help="ABC models: meter, e.g. 6/8, 3/4, C.")]
+RhythmOpt = Annotated[str | None, typer.Option("--rhythm", help="ABC models: rhythm as the corpus names it: reel, jig, slip jig, hornpipe, polka, waltz, march...")]
+PartsOpt = Annotated[int | None, typer.Option("--parts", help="ABC models: how many parts (default: 2 to 4, as the model likes).")]
+BarsPerPartOpt = Annotated[int | None, typer.Option("--bars-per-part", help="ABC models: bars in each part (default: what the corpus has for the rhythm or meter, else 8).")]
 SoundFontOpt = Annotated[Path | None, typer.Option("--soundfont", help="General MIDI .sf2 to render with (default: the system's).")]
 BpmOpt = Annotated[float | None, typer.Option("--bpm", help="Tempo in quarter notes per minute (model default if not given).")]
 ProgramOpt = Annotated[int | None, typer.Option("--program", help="General MIDI program 0-127 (model default if not given).")]
@@ -77,7 +82,8 @@ def _numbered(path: Path, index: int, count: int) -> Path:
 
 
 def _run(model, seed, temperature, top_k, top_p, primer, count, max_length, soundfont, bpm,
-         program, outs: list[Path], play: bool, bars=None, seconds=None, candidates: int = 1) -> None:
+         program, outs: list[Path], play: bool, bars=None, seconds=None, candidates: int = 1,
+         **controls) -> None:
     """Generate `count` pieces and write (and play) each as soon as it is made: a killed run keeps
     every piece it finished, and a collection file always holds the pieces made so far."""
     import contextlib
@@ -92,7 +98,7 @@ def _run(model, seed, temperature, top_k, top_p, primer, count, max_length, soun
     if play or any(o.suffix.lower() == ".wav" for o in outs):
         m.soundfont()  # a missing SoundFont stops us before any sampling
     pieces = m.each(count, seed=seed, temperature=temperature, top_k=top_k, top_p=top_p, primer=primer,
-                    max_length=max_length, bars=bars, seconds=seconds, candidates=candidates)
+                    max_length=max_length, bars=bars, seconds=seconds, candidates=candidates, **controls)
     together = [o for o in outs if o.suffix.lower() == kind.collection_suffix]
     done: list = []
     with contextlib.ExitStack() as stack:
@@ -127,11 +133,9 @@ def _run(model, seed, temperature, top_k, top_p, primer, count, max_length, soun
 
 def _play(piece, kind, i: int, count: int, outs: list[Path]) -> None:
     from .playback import NoAudioDevice
-    from .render import SAMPLE_RATE
 
     try:
-        typer.echo(f"playing {kind.noun} {i + 1} of {count} ({len(piece.audio()) / SAMPLE_RATE:.0f} s)...",
-                   err=True)
+        typer.echo(f"playing {kind.noun} {i + 1} of {count} ({piece.seconds:.0f} s)...", err=True)
         typer.echo(f"played on {piece.play()}", err=True)
     except NoAudioDevice as e:
         if any(o.suffix.lower() == ".wav" for o in outs):
@@ -147,11 +151,14 @@ def play(
     top_p: TopPOpt = None, primer: PrimerOpt = "", count: CountOpt = 1, max_length: MaxLenOpt = None,
     soundfont: SoundFontOpt = None, bpm: BpmOpt = None, program: ProgramOpt = None,
     bars: BarsOpt = None, seconds: SecondsOpt = None, candidates: CandidatesOpt = 1,
+    key: KeyOpt = None, meter: MeterOpt = None, rhythm: RhythmOpt = None, parts: PartsOpt = None,
+    bars_per_part: BarsPerPartOpt = None,
     out: Annotated[list[Path] | None, typer.Option("--out", "-o", help="Also write the piece: .abc, .mid or .wav (repeatable).")] = None,
 ):
     """Generate a new piece and play it (writes a WAV when there is no audio device)."""
     _run(model, seed, temperature, top_k, top_p, primer, count, max_length, soundfont, bpm, program,
-         out or [], play=True, bars=bars, seconds=seconds, candidates=candidates)
+         out or [], play=True, bars=bars, seconds=seconds, candidates=candidates, key=key, meter=meter,
+         rhythm=rhythm, parts=parts, bars_per_part=bars_per_part)
 
 
 @app.command()
@@ -161,10 +168,13 @@ def generate(
     top_p: TopPOpt = None, primer: PrimerOpt = "", count: CountOpt = 1, max_length: MaxLenOpt = None,
     soundfont: SoundFontOpt = None, bpm: BpmOpt = None, program: ProgramOpt = None,
     bars: BarsOpt = None, seconds: SecondsOpt = None, candidates: CandidatesOpt = 1,
+    key: KeyOpt = None, meter: MeterOpt = None, rhythm: RhythmOpt = None, parts: PartsOpt = None,
+    bars_per_part: BarsPerPartOpt = None,
 ):
     """Generate new pieces and write them to files (ABC, MIDI, WAV)."""
     _run(model, seed, temperature, top_k, top_p, primer, count, max_length, soundfont, bpm, program,
-         out, play=False, bars=bars, seconds=seconds, candidates=candidates)
+         out, play=False, bars=bars, seconds=seconds, candidates=candidates, key=key, meter=meter,
+         rhythm=rhythm, parts=parts, bars_per_part=bars_per_part)
 
 
 @app.command()

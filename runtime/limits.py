@@ -21,7 +21,7 @@ MAX_BARS = 1000  # a MIDI piece's length in bars
 MAX_SECONDS = 3600.0  # a MIDI piece's length in seconds
 MAX_TEMPERATURE = 10.0  # far past where sampling is noise
 MAX_SEED = 2**63 - 1
-MAX_PRIMER_CHARS = 4000  # an ABC primer: about 300 bars, far more than a tune's opening
+MAX_PRIMER_CHARS = 24000  # an ABC primer: about 2,000 bars, far more than a tune's opening
 # a MIDI or score primer file is read whole though only its opening bars are used: bytes by suffix
 # (16 KB of MIDI is about 2,000 notes, read in about 4 s on a laptop core)
 MAX_PRIMER_BYTES = {".mid": 16 << 10, ".midi": 16 << 10, ".mxl": 64 << 10}
@@ -30,6 +30,9 @@ MAX_PRIMER_SCORE_BYTES = 512 << 10  # MusicXML, Humdrum and the other text forma
 # of 1 KB can claim to last a year) and notes
 MAX_PRIMER_QUARTERS = 2000
 MAX_PRIMER_NOTES = 2000
+MAX_PARTS = 16  # an ABC tune's parts (real tunes have 2 to 6)
+MAX_BARS_PER_PART = 64
+MAX_CONTROL_CHARS = 24  # a key, meter or rhythm as text
 MAX_PAUSE = 60.0  # radio: seconds of silence between pieces
 BPM_RANGE = (20.0, 400.0)
 PROGRAM_RANGE = (0, 127)
@@ -71,6 +74,16 @@ def real(name: str, value: Any, low: float | None = None, high: float | None = N
         raise TunegenError(f"{name} must be at least {low:g} (got {value:g})")
     if high is not None and value > high:
         raise TunegenError(f"{name} must be at most {high:g} (got {value:g})")
+    return value
+
+
+def text(name: str, value: Any, most: int) -> str:
+    """`value` as stripped, non-empty printable text of at most `most` characters."""
+    if not isinstance(value, str):
+        raise TunegenError(f"{name} must be text (got {type(value).__name__})")
+    value = value.strip()
+    if not value or len(value) > most or not value.isprintable():
+        raise TunegenError(f"{name} must be 1 to {most} printable characters (got {value[:40]!r})")
     return value
 
 

@@ -35,6 +35,7 @@ class Manifest:
     sampling: dict[str, Any] = field(default_factory=dict)
     render: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+    music: dict[str, Any] = field(default_factory=dict)  # what the corpus does: its keys, its forms
     name: str = ""
     min_runtime: str = ""  # the lowest TFLite runtime (TensorFlow version) the graph's ops need
     format_version: int = FORMAT_VERSION
@@ -164,7 +165,7 @@ def validate(d: dict[str, Any], path: Path | str = "<manifest>") -> None:
         need("state", s.get("name") == names[i] and isinstance(s.get("shape"), list)
              and len(s["shape"]) == 2 and s["shape"][-1] == units,
              f"entries named {', '.join(names)} whose shapes end in their layer's size ({names[i]}: {units})")
-    for field_name in ("sampling", "render", "provenance"):
+    for field_name in ("sampling", "render", "provenance", "music"):
         need(field_name, isinstance(d.get(field_name, {}), dict), "an object")
     for field_name in ("name", "min_runtime", "quantization"):
         need(field_name, isinstance(d.get(field_name, ""), str), "text")

@@ -45,6 +45,11 @@ class Options:
     bars: int | None = None  # MIDI event models: length in bars, or
     seconds: float | None = None  # in seconds (ended at the next barline)
     candidates: int = 1  # sampled together in one batch; the likeliest usable one is kept
+    key: str | None = None  # the key to write or play in ("G", "Dmix", "Ador", "Em")
+    meter: str | None = None  # ABC models: the meter ("6/8", "C")
+    rhythm: str | None = None  # ABC models: the rhythm, as the corpus's R: field ("reel", "jig")
+    parts: int | None = None  # ABC models: how many parts
+    bars_per_part: int | None = None  # ABC models: the bars of each part
 
     def resolved(self, defaults: dict) -> Options:
         """These options with `defaults` for what is unset (a random seed if none), checked:
@@ -71,6 +76,14 @@ class Options:
             out.bars = limits.integer("bars", out.bars, 1, limits.MAX_BARS)
         if out.seconds is not None:
             out.seconds = limits.real("seconds", out.seconds, above=0.0, high=limits.MAX_SECONDS)
+        for name in ("key", "meter", "rhythm"):
+            value = getattr(out, name)
+            if value is not None:
+                setattr(out, name, limits.text(name, value, limits.MAX_CONTROL_CHARS))
+        if out.parts is not None:
+            out.parts = limits.integer("parts", out.parts, 1, limits.MAX_PARTS)
+        if out.bars_per_part is not None:
+            out.bars_per_part = limits.integer("bars per part", out.bars_per_part, 2, limits.MAX_BARS_PER_PART)
         if out.bars is not None and out.seconds is not None:
             raise TunegenError("give bars or seconds, not both: each sets the length of the piece")
         return out

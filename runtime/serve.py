@@ -56,7 +56,7 @@ COMMON = (
            step=0.01, more=True),
     Option("candidates", "int", "Candidates", "Sample this many together and keep the likeliest.", 1, 8, 1,
            more=True),
-    Option("max_length", "int", "Max length", "Most tokens per piece.", step=1, more=True),
+    Option("max_length", "int", "Max length", "Most tokens the model adds to a piece.", step=1, more=True),
     Option("program", "int", "Instrument", "General MIDI program 0-127.", step=1, more=True, stage="render"),
 )
 # Everything that depends on a model's kind is here and in `kind_spec`: the options only some kinds

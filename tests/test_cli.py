@@ -145,5 +145,6 @@ def test_eval_skips_and_counts_tunes_with_characters_the_model_never_saw(oneills
     (tmp_path / "odd.abc").write_text("X:1\nT:five\nM:4/4\nL:1/8\nK:D\nA5 B cd|dcBA ABcd|ABcd dcBA|\n")
     r = runner.invoke(app, ["eval", "folk", str(tmp_path)])
     assert r.exit_code == 0, r.output
-    assert "corpus: 45 tunes from 2 files" in r.stderr and "1 outside the model's vocabulary" in r.stderr
-    assert r.stdout.strip().splitlines()[-1].endswith("bits/char over 45 tunes")
+    # one of them changes key between its parts, kept since the corpus keeps such tunes
+    assert "corpus: 46 tunes from 2 files" in r.stderr and "1 outside the model's vocabulary" in r.stderr
+    assert r.stdout.strip().splitlines()[-1].endswith("bits/char over 46 tunes")

@@ -156,6 +156,7 @@ def build_cache(spec: str, kind: str, valid_percent: int = 10, max_chars: int = 
     advance = progress(len(files)) if progress else None
     offsets, valid, seen, used = [0], [], set(), set()
     skipped: Counter = Counter()
+    facts: Counter = Counter()
     try:
         with open(tmp / "symbols.u16", "wb") as out, \
                 (process_pool(workers) if workers > 1 else _Serial()) as pool:
@@ -171,6 +172,7 @@ def build_cache(spec: str, kind: str, valid_percent: int = 10, max_chars: int = 
                         skipped[reason] += 1
                         continue
                     seen.add(digest)
+                    facts.update(kind.facts(piece))
                     symbols = kind.symbols(piece)
                     used.update(np.unique(symbols).tolist())
                     out.write(symbols.tobytes())
@@ -189,7 +191,7 @@ def build_cache(spec: str, kind: str, valid_percent: int = 10, max_chars: int = 
         np.save(tmp / "valid.npy", mask)
         meta = {"format": CACHE_FORMAT, "kind": kind.kind.short, "tokenizer": kind.tokenizer, "spec": spec,
                 "files": len(files), "pieces": len(mask), "symbols": offsets[-1],
-                "skipped": dict(skipped), "vocab": list(kind.vocabulary(used).tokens)}
+                "skipped": dict(skipped), "facts": dict(facts), "vocab": list(kind.vocabulary(used).tokens)}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
         shutil.rmtree(path, ignore_errors=True)
         os.replace(tmp, path)

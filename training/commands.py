@@ -1,4 +1,4 @@
-"""The training commands, `tunegen train abc|midi` and `tunegen eval`, registered into the
+"""The training commands, `tunegen train abc|midi`, `tunegen eval` and `tunegen facts`, registered into the
 runtime's command line through the `tunegen.commands` entry point. TensorFlow is imported only
 when a command runs."""
 
@@ -75,7 +75,7 @@ def train_abc(
 def train_midi(
     corpus: Annotated[str, typer.Argument(help="MIDI file, folder of MIDI/MusicXML/kern files, or music21 collections (comma-separated), e.g. bach.")],
     out: RunOutOpt,
-    transpose: Annotated[int, typer.Option(help="Key augmentation: each epoch shifts every piece by a random -N..N semitones.")] = 0,
+    transpose: Annotated[int, typer.Option(help="Key augmentation: each epoch shifts every piece by a random -N..N semitones (pieces are already brought to C major or A minor, so 0 keeps the model in one key).")] = 0,
     layers: LayersOpt = 2, units: UnitsOpt = 384, embedding: EmbeddingOpt = 64, dropout: DropoutOpt = 0.2,
     epochs: EpochsOpt = 40, max_steps: MaxStepsOpt = None, batch_size: BatchOpt = 64,
     seq_len: Annotated[int, typer.Option(help="Event tokens per training window.")] = 256,
@@ -132,7 +132,37 @@ def eval_cmd(
     typer.echo(f"{bits * kind.loss_scale:.3f} {kind.loss_unit} over {len(pieces)} {kind.plural}")
 
 
+def facts_cmd(
+    kind: Annotated[str, typer.Argument(help="abc or midi.")],
+    corpus: Annotated[str, typer.Argument(help="Corpus: a file, folder or music21 collections, as for train.")],
+    into: Annotated[Path | None, typer.Option("--into", help="A model's .json manifest whose `music` section to write them into (export writes it for every model it makes).")] = None,
+):
+    """What a corpus does, as a model's manifest records it: an ABC corpus's rhythms and the bars
+    of its parts for each rhythm and meter, a MIDI corpus's keys."""
+    import json
+
+    from tunegen.runtime.errors import TunegenError
+    from tunegen.runtime.manifest import Manifest
+    from tunegen.training import kinds
+    from tunegen.training.cache import build_cache
+
+    try:
+        training = kinds.get(kind)
+        music = training.manifest_music(build_cache(corpus, kind).meta.get("facts", {}))
+        if into is not None:
+            manifest = Manifest.load(into)
+            if manifest.kind != training.kind.name:
+                fail(f"{into} is a {manifest.kind} model, not a {training.kind.name} one")
+            manifest.music = music
+            manifest.save(into)
+            typer.echo(f"wrote the music section of {into}", err=True)
+    except TunegenError as e:
+        fail(str(e))
+    typer.echo(json.dumps(music, indent=1))
+
+
 def register(app: typer.Typer) -> None:
-    """Add `train` and `eval` to the command line."""
+    """Add `train`, `eval` and `facts` to the command line."""
     app.add_typer(train_app, name="train")
     app.command("eval")(eval_cmd)
+    app.command("facts")(facts_cmd)

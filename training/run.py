@@ -124,6 +124,11 @@ class RunFolder:
         write_json(self.path / "valid.json", valid)
         write_json(self.path / "calibration.json", calibration)
 
+    def corpus(self) -> dict:
+        """What was read of the corpus: files, split, skips and the facts counted over it."""
+        path = self.path / "corpus.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
     def valid(self) -> list:
         """The validation pieces, as the kind's reader gives them."""
         return json.loads((self.path / "valid.json").read_text())

@@ -187,7 +187,8 @@ def _save_setup(p: Prepared) -> None:
     cache = p.cache
     train_idx, valid_idx = cache.split()
     p.run.save(corpus={"spec": p.cfg.corpus, "files": cache.meta["files"], "train": len(train_idx),
-                       "valid": len(valid_idx), "skipped": cache.meta["skipped"], "cache": str(cache.path)},
+                       "valid": len(valid_idx), "skipped": cache.meta["skipped"], "facts": cache.meta.get("facts", {}),
+                       "cache": str(cache.path)},
                valid=[cache.piece(int(i)) for i in valid_idx],
                calibration=calibration_pieces(cache, p.cfg.seed))
 

@@ -7,8 +7,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..abc import HEADER_FIELDS, BarGuide, field_ok, normal_key, tune_problem
+from ..abc import FIELD_VALUES, HEADER_FIELDS, field_ok, normal_key, tune_problem
 from ..errors import PrimerError, TunegenError
+from ..form import FormGuide
+from ..keys import parse_key
 from ..limits import MAX_PRIMER_CHARS
 from ..paths import header_text
 from .base import Kind, Plan
@@ -54,6 +56,40 @@ def parse_primer(primer: str, vocab) -> tuple[dict[str, str], str]:
     return fixed, body
 
 
+_CONTROL_NAMES = {"K": "key", "M": "meter", "R": "rhythm"}
+
+
+def controls(opts, manifest) -> dict[str, str]:
+    """The header fields `--key`, `--meter` and `--rhythm` fix, each checked: a key and mode ABC
+    writes, a meter, a rhythm the corpus names; each one a model's vocabulary can write."""
+    fixed: dict[str, str] = {}
+    if opts.key is not None:
+        key = parse_key(opts.key)
+        if key is None or key.abc not in FIELD_VALUES["K"]:
+            raise TunegenError(f"key {opts.key!r} is not one ABC writes: give a tonic A-G (with # or b) and a "
+                               "mode: G, Em, Dmix, Ador, Bb, F#m, E phrygian, D lydian, B locrian")
+        fixed["K"] = key.abc
+    if opts.meter is not None:
+        meter = opts.meter.replace(" ", "")
+        if meter not in FIELD_VALUES["M"]:
+            raise TunegenError(f"meter {opts.meter!r} is not one tunegen writes: give N/D with D 1, 2, 4, 8 or "
+                               "16 (6/8, 3/4, 9/8), or C and C| for 4/4 and 2/2")
+        fixed["M"] = meter
+    if opts.rhythm is not None:
+        rhythm = " ".join(opts.rhythm.lower().split())
+        known = manifest.music.get("rhythms") or []
+        if known and rhythm not in known:
+            raise TunegenError(f"rhythm {opts.rhythm!r} is not one the model's corpus has: one of {', '.join(known)}")
+        if not _value_ok("R", rhythm.replace(" ", "")):
+            raise TunegenError(f"rhythm {opts.rhythm!r} must be a word in letters, such as reel or slip jig")
+        fixed["R"] = rhythm
+    bad = manifest.vocab.unknown("".join(fixed.values()).replace(" ", ""))
+    if bad:
+        raise TunegenError(f"the model cannot write {' '.join(repr(c) for c in bad)}, so it cannot write "
+                           f"{', '.join(f'{k}:{v}' for k, v in fixed.items())}; choose another")
+    return fixed
+
+
 MIN_TUNE_LENGTH = 48  # characters: a header (about 14) and two short bars
 FORCED_CHARS = ("M", "L", "K", ":", "\n", "|")  # the header and barlines are written with these
 _EXAMPLES = {"R": "a rhythm in letters, e.g. R:reel", "M": "a meter up to 16/16, e.g. M:6/8 or M:C",
@@ -70,9 +106,14 @@ def _value_ok(name: str, value: str) -> bool:
 class AbcPlan(Plan):
     fixed: dict[str, str]
     body: str
+    parts: int | None = None
+    bars: int | None = None
+    forms: dict | None = None
 
-    def guide(self) -> BarGuide:
-        return BarGuide(self.fixed, self.body)
+    def guide(self, index: int = 0) -> FormGuide:
+        guide = FormGuide(self.fixed, self.body, self.parts, self.bars, self.forms)
+        guide.given = sum(len(f"{k}:{v}\n") for k, v in self.fixed.items()) + len(self.body)
+        return guide
 
 
 class AbcKind(Kind):
@@ -85,6 +126,7 @@ class AbcKind(Kind):
     suffixes = (".abc", ".mid", ".midi", ".wav", ".svg", ".musicxml")
     keep_suffix = ".abc"
     collection_suffix = ".abc"
+    options = ("key", "meter", "rhythm", "parts", "bars_per_part")
 
     def vocabulary_problem(self, tokens) -> str | None:
         if any(len(t) != 1 for t in tokens[3:]):
@@ -103,12 +145,12 @@ class AbcKind(Kind):
             raise TunegenError(f"max length {opts.max_length} is too short for a tune: the header and "
                                f"two bars need at least {MIN_TUNE_LENGTH} characters")
         fixed, body = parse_primer(opts.primer, step.manifest.vocab)
-        given = sum(len(f"{k}:{v}\n") for k, v in fixed.items()) + len(body)
-        if given >= opts.max_length:
-            raise PrimerError(f"the primer is {given} characters, as long as max length "
-                              f"{opts.max_length} or longer, so nothing would be added; raise --max-length "
-                              "or shorten the primer")
-        return AbcPlan(fixed, body)
+        for name, value in controls(opts, step.manifest).items():
+            if name in fixed and fixed[name] != value:
+                raise PrimerError(f"--{_CONTROL_NAMES[name]} {value} contradicts the primer's {name}:{fixed[name]}; "
+                                  "give one of them")
+            fixed[name] = value
+        return AbcPlan(fixed, body, opts.parts, opts.bars_per_part, step.manifest.music.get("forms"))
 
     def content(self, plan, draw) -> str:
         text = "".join(draw.tokens).strip()
@@ -148,9 +190,9 @@ class AbcKind(Kind):
         return None if in_file else self.document(piece, number)
 
     def events(self, piece):
-        from ..render import note_events
+        from ..abcplay import abc_events  # the project's own reader: no music21 to hear a tune
 
-        return note_events(piece.score)
+        return abc_events(self.document(piece))
 
     def data(self, piece, suffix: str) -> bytes | None:
         if suffix == ".abc":

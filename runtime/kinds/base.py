@@ -13,11 +13,24 @@ if TYPE_CHECKING:
     from ..sampling import Draw, Guide
 
 
+# the options only some kinds have, and what each one does
+KIND_OPTIONS = {
+    "bars": "sets a MIDI event piece's length (ABC tunes end themselves: use max_length to cap them)",
+    "seconds": "sets a MIDI event piece's length (ABC tunes end themselves: use max_length to cap them)",
+    "key": "sets the key a piece is written in",
+    "meter": "sets an ABC tune's meter",
+    "rhythm": "sets an ABC tune's rhythm (R: field)",
+    "parts": "sets how many parts an ABC tune has",
+    "bars_per_part": "sets the bars of each part of an ABC tune",
+}
+
+
 class Plan:
     """What a kind made of a request once, before drawing: the parsed primer and limits. Each draw
-    gets a fresh guide from it."""
+    gets a fresh guide from it, for the piece of that index (pieces of one request may differ, in
+    key say, by their index)."""
 
-    def guide(self) -> Guide:
+    def guide(self, index: int = 0) -> Guide:
         raise NotImplementedError
 
 
@@ -49,11 +62,10 @@ class Kind:
 
     def check(self, opts: Options, model: str) -> None:
         """Refuse options that mean nothing to this kind (before any default is filled in)."""
-        for name in {"bars", "seconds"} - set(self.options):
-            if getattr(opts, name) is not None:
-                raise TunegenError(f"bars/seconds set a MIDI event model's length; {model} is a "
-                                   f"{self.name} model, whose {self.plural} end themselves "
-                                   "(use max_length to cap them)")
+        for name, why in KIND_OPTIONS.items():
+            if name not in self.options and getattr(opts, name) is not None:
+                raise TunegenError(f"{name.replace('_', ' ')} {why}; {model} is a {self.name} model, "
+                                   f"which has no such setting")
 
     def prepare(self, step: StepModel, opts: Options, bpm: float) -> Plan:
         """Parse the primer and set the limits of a request (options resolved)."""
@@ -74,6 +86,11 @@ class Kind:
     def problem(self, piece: Piece) -> str | None:
         """Why a drawn piece is unusable (and is drawn again), or None."""
         return None
+
+    def rank(self, piece: Piece) -> tuple[bool, float]:
+        """How a usable piece ranks among draws: whether it is all it should be, and a score
+        (higher is better); by default every piece is, and the model's likeliest ranks first."""
+        return True, piece.mean_logprob
 
     def score(self, piece: Piece) -> Any:
         """The piece as a music21 score."""

@@ -9,6 +9,7 @@ model spends its capacity on notes and bars.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -24,11 +25,13 @@ from tunegen.runtime.abc import (
     split_bars,
     split_header,
 )
+from tunegen.runtime.form import parts_of
 from tunegen.runtime.vocab import Vocabulary
 
 from .base import TrainingKind, spec_files
 
 ABC_SUFFIXES = (".abc",)
+MIN_RHYTHM = 5  # tunes of a rhythm before the model offers it by name
 MIN_FULL_BARS = 0.75  # tunes whose own bars mostly disagree with their meter teach bad habits
 
 _FIELD = re.compile(r"^([A-Za-z]):\s*(.*?)\s*$")
@@ -77,13 +80,40 @@ def _key(value: str) -> str:
     return m.group(1).upper() + m.group(2) + _MODES[mode]
 
 
+def _field(name: str, value: str) -> str:
+    """A key or meter change as the normalised body writes it (`[K:Em]`, `[M:6/8]`)."""
+    value = value.split("%")[0].strip()
+    if name == "K":
+        return f"[K:{_key(value)}]"
+    meter = value.replace(" ", "")
+    try:
+        parse_fraction(meter)
+    except AbcSyntaxError:
+        raise SkipTune("unreadable meter or unit length") from None
+    return f"[M:{meter}]"
+
+
+_PART_END = re.compile(r"(^|\|\||:\||\|\]|::|\|:)\s*$")
+
+
 def _clean_body(body: str) -> str:
     body = re.sub(r"\\\s*\n", " ", body)  # line continuations
     body = re.sub(r'"[^"\n]*"', "", body)  # annotations and chord symbols
     body = re.sub(r"![^!\n]*!|\+[^+\n]*\+", "", body)  # decorations
     body = re.sub(r"\{[^}]*\}", "", body)  # grace notes
-    if re.search(r"\[[KMLkml]:", body):
-        raise SkipTune("key or meter change")
+    if re.search(r"\[[Llkm]:", body):
+        raise SkipTune("unit length change")
+    # key and meter changes are kept, out of the way of the cleaning below, and must stand where
+    # a part begins (as tunebooks write them between parts)
+    fields: list[str] = []
+
+    def keep(m: re.Match) -> str:
+        if not _PART_END.search(body[:m.start()].rstrip().replace("[|", "|")):
+            raise SkipTune("key or meter change inside a part")
+        fields.append(_field(m.group(1), m.group(2)))
+        return f"\x01{len(fields) - 1}\x02"
+
+    body = re.sub(r"\[([KM]):([^\]]*)\]", keep, body)
     body = re.sub(r"\[[A-Za-z]:[^\]]*\]", "", body)  # other inline fields
     if re.search(r"[&Z]", body):
         raise SkipTune("unsupported ABC (voice overlay or multi-bar rest)")
@@ -96,7 +126,9 @@ def _clean_body(body: str) -> str:
     for old, new in ((":|:", "::"), ("|:|", "|"), ("[|", "|"), ("||:", "|:"), (":||", ":|"),
                      (":|]", ":|"), ("|||", "||"), (":::", "::")):
         body = body.replace(old, new)
-    return _merge_empty_bars(body)
+    body = re.sub(r"(\x01\d+\x02)\s*\|:", r"|:\1", body)  # K:G before |: stands in the part it opens
+    body = _merge_empty_bars(body)
+    return re.sub(r"\s*\x01(\d+)\x02\s*", lambda m: "\n" + fields[int(m.group(1))], body).strip()
 
 
 def _merge_empty_bars(body: str) -> str:
@@ -144,8 +176,10 @@ def normalise(raw: str) -> str:
                     in_body = True
             continue
         if m and not line.startswith("|"):
-            if m.group(1) in "MLK":
-                raise SkipTune("key or meter change")
+            if m.group(1) == "L":
+                raise SkipTune("unit length change")
+            if m.group(1) in "MK":  # a key or meter change on a line of its own: inline, as [K:G]
+                body_lines.append(f"[{m.group(1)}:{m.group(2)}]")
             continue  # lyrics, parts, notes and other fields in the body
         body_lines.append(line.split("%")[0])
     if "K" not in fields:
@@ -189,7 +223,7 @@ class AbcTraining(TrainingKind):
     """ABC tunes: normalised text, one character per token, the vocabulary the corpus's characters."""
 
     kind = kinds.get("abc-char")
-    tokenizer = "abc-char-1"
+    tokenizer = "abc-char-2"
     files_text = ".abc files"
 
     def files(self, spec: str) -> list[Path]:
@@ -227,6 +261,36 @@ class AbcTraining(TrainingKind):
 
     def split_key(self, piece: str) -> str:
         return piece
+
+    def facts(self, piece: str) -> list[str]:
+        fields = split_header(piece)[0]
+        rhythm, meter = fields.get("R", ""), fields["M"]
+        out = [f"rhythm {rhythm}"] if rhythm else []
+        try:
+            parts = parts_of(piece)[0]
+        except (AbcSyntaxError, ValueError):
+            return out
+        for part in parts:
+            out.append(f"bars meter {meter} {part['count']}")
+            if rhythm:
+                out.append(f"bars rhythm {rhythm} {part['count']}")
+        return out
+
+    def manifest_music(self, facts: dict[str, int]) -> dict:
+        """The rhythms the corpus names (of at least MIN_RHYTHM tunes), commonest first, and for
+        each rhythm and meter how many bars its parts have: `bars`, the commonest of the two
+        lengths a part is played in, 8 and 16 (a 4-bar section is half a part), and `counts`."""
+        rhythms = sorted(((k[7:], n) for k, n in facts.items() if k.startswith("rhythm ")), key=lambda kv: -kv[1])
+        bars: dict[str, dict[str, Counter]] = {"rhythm": {}, "meter": {}}
+        for k, n in facts.items():
+            if k.startswith("bars "):
+                _, by, rest = k.split(" ", 2)
+                name, count = rest.rsplit(" ", 1)
+                bars[by].setdefault(name, Counter())[int(count)] += n
+        forms = {by: {name: {"bars": 16 if c[16] > c[8] else 8, "counts": dict(c.most_common(4))}
+                      for name, c in sorted(table.items()) if sum(c.values()) >= MIN_RHYTHM}
+                 for by, table in bars.items()}
+        return {"rhythms": [r for r, n in rhythms if n >= MIN_RHYTHM], "forms": forms}
 
     def symbols(self, piece: str) -> np.ndarray:
         return np.frombuffer(piece.encode("utf-16-le"), np.uint16)

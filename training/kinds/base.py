@@ -71,6 +71,14 @@ class TrainingKind:
         """The text whose hash decides the piece's side of the validation split."""
         raise NotImplementedError
 
+    def facts(self, piece: Piece) -> list[str]:
+        """What the corpus does, counted over its pieces (`"key G major"`, ...)."""
+        return []
+
+    def manifest_music(self, facts: dict[str, int]) -> dict:
+        """The manifest's `music` section from the corpus's counted facts (keys, forms)."""
+        return {}
+
     def symbols(self, piece: Piece) -> np.ndarray:
         """The piece as uint16 symbols for the cache."""
         raise NotImplementedError

@@ -1,0 +1,92 @@
+"""Keys as people write them (`G`, `Dmix`, `Ador`, `E minor`, `Bb`, `F#m`): the tonic's pitch class
+and the mode, shared by every model kind."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+# mode -> semitones from the tonic of the major scale with the same notes up to the mode's tonic
+MODES = {"major": 0, "dorian": 2, "phrygian": 4, "lydian": 5, "mixolydian": 7, "minor": 9, "locrian": 11}
+_ALIASES = {"": "major", "maj": "major", "ion": "major", "m": "minor", "min": "minor", "aeo": "minor",
+            "dor": "dorian", "phr": "phrygian", "lyd": "lydian", "mix": "mixolydian", "loc": "locrian"}
+_ABC_MODE = {"major": "", "minor": "m", "dorian": "Dor", "phrygian": "Phr", "lydian": "Lyd",
+             "mixolydian": "Mix", "locrian": "Loc"}
+MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
+# each tonic spelled as the key with the fewest accidentals writes it
+_MAJOR_NAMES = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+_MINOR_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "Bb", "B")
+
+
+@dataclass(frozen=True)
+class Key:
+    """A tonic (`F#`, `Bb`) and a mode (`major`, `minor`, `dorian`, ...)."""
+
+    tonic: str
+    mode: str
+
+    @property
+    def pc(self) -> int:
+        """The tonic's pitch class, 0 = C."""
+        return (LETTERS[self.tonic[0]] + self.tonic[1:].count("#") - self.tonic[1:].count("b")) % 12
+
+    @property
+    def abc(self) -> str:
+        """As ABC's K: field writes it (`DMix`, `Em`)."""
+        return self.tonic + _ABC_MODE[self.mode]
+
+    @property
+    def name(self) -> str:
+        """As a person says it (`D mixolydian`)."""
+        return f"{self.tonic} {self.mode}"
+
+    def scale(self) -> frozenset[int]:
+        """The pitch classes of the key's scale."""
+        root = (self.pc - MODES[self.mode]) % 12
+        return frozenset((root + s) % 12 for s in MAJOR_SCALE)
+
+
+def parse_key(text: str) -> Key | None:
+    """The key `text` writes (`G`, `Dmix`, `A dorian`, `Em`, `Bb minor`, `F#`), or None."""
+    m = re.fullmatch(r"([A-Ga-g])([#b♯♭]?)\s*([A-Za-z]*)", text.strip())
+    if not m:
+        return None
+    word = m.group(3).lower()
+    mode = _ALIASES.get(word if word in ("m", "") else word[:3])
+    if mode is None or (len(word) > 3 and not any(full.startswith(word) for full in (*MODES, "aeolian", "ionian"))):
+        return None
+    accidental = {"♯": "#", "♭": "b"}.get(m.group(2), m.group(2))
+    return Key(m.group(1).upper() + accidental, mode)
+
+
+def key_named(pc: int, mode: str) -> Key:
+    """The usual spelling of the major or minor key on pitch class `pc`."""
+    return Key((_MINOR_NAMES if mode == "minor" else _MAJOR_NAMES)[pc % 12], mode)
+
+
+# Aarden and Essen's key profiles (as music21's default key analysis weighs them)
+_PROFILES = {
+    "major": np.array([17.7661, 0.145624, 14.9265, 0.160186, 19.8049, 11.3587, 0.291248, 22.062, 0.145624,
+                       8.15494, 0.232998, 4.95122]),
+    "minor": np.array([18.2648, 0.737619, 14.0499, 16.8599, 0.702494, 14.4362, 0.702494, 18.6161, 4.56621,
+                       1.93186, 7.37619, 1.75623]),
+}
+
+
+def key_fit(weights: np.ndarray, tonic: int, mode: str) -> float:
+    """How much better a pitch-class distribution (12 weights, say each pitch class's total
+    duration) fits the key (`tonic`, `mode`) than the best other major or minor key: the margin of
+    its correlation with the key's profile, as music21's default key analysis weighs them. Below 0
+    a listener hears another key."""
+    mine, others = -2.0, -2.0
+    for m, profile in _PROFILES.items():
+        for t in range(12):
+            r = float(np.corrcoef(weights, np.roll(profile, t))[0, 1])
+            if (t, m) == (tonic % 12, mode):
+                mine = r
+            else:
+                others = max(others, r)
+    return mine - others

@@ -9,6 +9,8 @@ tokens, after `<start>`, are, for every time something happens:
     p<pitch> d<ticks>   each note starting now, highest first (notes sounding together make chords)
 
 and `<end>` after the last note. All 128 MIDI pitches are in the vocabulary, so no pitch is unseen.
+A piece of a model that knows keys opens with its mode (`major` or `minor`) and is written in C major
+or A minor (`REFERENCE`); it is played in another key by moving every pitch (`transposed`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ MAX_WAIT = 96  # longer waits are written as several
 DURATIONS = tuple(range(1, 97)) + tuple(range(108, 385, 12))  # up to 8 quarters exactly, then 32
 METERS = ("2/2", "3/2", "4/2", "2/4", "3/4", "4/4", "5/4", "6/4", "3/8", "6/8", "9/8", "12/8")
 BAR = "bar"
-TOKENIZER = "midi-event-1"  # bump when the meaning of a token changes
+MODES = ("major", "minor")
+REFERENCE = {"major": 0, "minor": 9}  # the tonic pitch class pieces are written in: C major, A minor
+TOKENIZER = "midi-event-2"  # bump when the meaning of a token changes
 
 
 @dataclass(frozen=True, order=True)
@@ -46,6 +50,8 @@ class Music:
     notes: list[Note]
     meters: list[tuple[int, str]] = field(default_factory=lambda: [(0, "4/4")])
     barlines: list[int] = field(default_factory=list)
+    tonic: int | None = None  # pitch class of the key's tonic, where known
+    mode: str | None = None  # "major" or "minor", where known
 
     @property
     def length(self) -> int:
@@ -62,11 +68,39 @@ def bar_ticks(meter: str) -> int:
     return int(num) * GRID * 4 // int(den)
 
 
-def event_vocabulary() -> Vocabulary:
-    """The fixed vocabulary of every MIDI event model."""
+def event_vocabulary(modes: bool = True) -> Vocabulary:
+    """The fixed vocabulary of every MIDI event model (`modes`: with the mode tokens, which models
+    made before keys were known lack)."""
     return Vocabulary((PAD, START, END, BAR, *(f"ts{m}" for m in METERS),
                        *(f"p{p}" for p in range(128)), *(f"d{d}" for d in DURATIONS),
-                       *(f"w{w}" for w in range(1, MAX_WAIT + 1))))
+                       *(f"w{w}" for w in range(1, MAX_WAIT + 1)), *(MODES if modes else ())))
+
+
+def shift_to(tonic: int, target: int) -> int:
+    """The move in semitones (-6..5) that takes pitch class `tonic` to `target` by the shorter way."""
+    return (target - tonic + 6) % 12 - 6
+
+
+def transposed(music: Music, shift: int) -> Music:
+    """`music` moved by `shift` semitones (pitches that would leave the MIDI range by octaves back)."""
+    if not shift:
+        return music
+    notes = [Note(n.start, _in_range(n.pitch + shift), n.length) for n in music.notes]
+    tonic = None if music.tonic is None else (music.tonic + shift) % 12
+    return Music(keyboard(notes), music.meters, music.barlines, tonic, music.mode)
+
+
+def in_reference_key(music: Music) -> Music:
+    """A piece whose key is known, moved to C major or A minor (`REFERENCE`) the shorter way."""
+    return transposed(music, shift_to(music.tonic, REFERENCE[music.mode]))
+
+
+def _in_range(p: int) -> int:
+    while p > 127:
+        p -= 12
+    while p < 0:
+        p += 12
+    return p
 
 
 def snap_length(ticks: float, down: bool = False) -> int:
@@ -108,7 +142,7 @@ def encode(music: Music) -> list[str]:
         at.setdefault(n.start, []).append(n)
     meters = dict(music.meters)
     bars = set(music.barlines)
-    tokens: list[str] = []
+    tokens: list[str] = [music.mode] if music.mode else []
     now = 0
     for t in sorted(set(at) | bars | set(meters)):
         gap = t - now
@@ -131,11 +165,13 @@ def decode(tokens: list[str]) -> Music:
     notes: list[Note] = []
     meters: list[tuple[int, str]] = []
     barlines: list[int] = []
-    now, pitch = 0, None
+    now, pitch, mode = 0, None, None
     for tok in tokens:
         if tok in (START, END, PAD):
             continue
-        if tok == BAR:
+        if tok in MODES:
+            mode = tok
+        elif tok == BAR:
             barlines.append(now)
         elif tok.startswith("ts"):
             meters.append((now, tok[2:]))
@@ -147,7 +183,8 @@ def decode(tokens: list[str]) -> Music:
         elif tok.startswith("d") and pitch is not None:
             notes.append(Note(now, pitch, int(tok[1:])))
         pitch = None
-    return Music(sorted(notes), meters or [(0, "4/4")], barlines)
+    return Music(sorted(notes), meters or [(0, "4/4")], barlines,
+                 REFERENCE[mode] if mode else None, mode)
 
 
 def transpose_table(vocab: Vocabulary, shift: int) -> list[int]:
@@ -155,12 +192,7 @@ def transpose_table(vocab: Vocabulary, shift: int) -> list[int]:
     MIDI range moves by octaves back into it."""
     table = list(range(len(vocab)))
     for p in range(128):
-        q = p + shift
-        while q > 127:
-            q -= 12
-        while q < 0:
-            q += 12
-        table[vocab.index(f"p{p}")] = vocab.index(f"p{q}")
+        table[vocab.index(f"p{p}")] = vocab.index(f"p{_in_range(p + shift)}")
     return table
 
 
@@ -170,6 +202,7 @@ def release_at(notes: list[Note], tick: int) -> list[Note]:
 
 
 MAX_CHORD = 10  # notes struck together: one per finger
+CLOSING_CHORD = 4  # notes of the closing chord: a chorale's four voices
 
 
 @dataclass
@@ -178,7 +211,12 @@ class EventGuide:
     cross a barline, a barline exactly when the bar is full (or after a pickup shorter than a bar).
 
     A primer's tokens come first, as they are; `max_bars` or `max_ticks` stop the piece at a
-    barline, and the end token is refused before `min_bars` barlines."""
+    barline, and the end token is refused before `min_bars` barlines.
+
+    With a `tonic` (a model that knows keys: its pieces are in C major or A minor), a piece ends
+    only on the tonic chord with the tonic in the bass, every note sounding then a note of it: the
+    model may end there itself, and at the length limit the last barline is followed by that chord,
+    chosen by the model among its notes."""
 
     primer: list[str] = field(default_factory=list)
     min_bars: int = 0
@@ -195,7 +233,28 @@ class EventGuide:
     barlines: list[int] = field(default_factory=list)
     primed: bool = False  # the primer was given out
     priming: bool = False  # the tokens forced last were the primer's
+    tonic: int | None = None  # the key's tonic pitch class, for the cadence
+    mode: str = "major"
+    closing: str | None = None  # the limit that began the closing chord ("bars", "seconds")
+    closing_at: int = 0  # where it stands
+    _cadence: tuple[int, bool] = (-1, False)  # (notes, whether they end on the tonic chord)
     max_backoffs = 0  # every token is final once made: a dead end ends the piece
+
+    @property
+    def triad(self) -> frozenset[int]:
+        """The tonic chord's pitch classes."""
+        third = 4 if self.mode == "major" else 3
+        return frozenset((self.tonic + i) % 12 for i in (0, third, 7))
+
+    def on_tonic_chord(self) -> bool:
+        """Whether every note sounding at the last onset is of the tonic chord, the lowest the tonic."""
+        if self._cadence[0] != len(self.notes):
+            last = max(n.start for n in self.notes)
+            # notes held into the closing chord are released at its barline
+            sounding = [n.pitch for n in self.notes if n.start == last or n.start < last < n.end and not self.closing]
+            ok = {p % 12 for p in sounding} <= self.triad and min(sounding) % 12 == self.tonic
+            self._cadence = (len(self.notes), ok)
+        return self._cadence[1]
 
     @property
     def bar_limit(self) -> int:
@@ -209,6 +268,8 @@ class EventGuide:
                 self.priming = True
                 return self.primer
         self.priming = False
+        if self.closing:
+            return []
         if self.next_bar is not None and self.now > self.next_bar:
             self.next_bar = self.now  # a primer with uneven bars: the next one starts here
         if self.meter and self.pending is None and self.now == self.bar_limit and not self.bar_here:
@@ -218,6 +279,8 @@ class EventGuide:
     def allows(self, tok: str) -> bool:
         if self.meter is None:
             return tok.startswith("ts")
+        if self.closing:
+            return self._closes(tok)
         if self.pending is not None:
             return tok.startswith("d")
         if tok == BAR:
@@ -229,9 +292,27 @@ class EventGuide:
             return int(tok[1:]) not in self.onset and len(self.onset) < MAX_CHORD
         return False  # a meter change, a stray length, a special token
 
+    def _closes(self, tok: str) -> bool:
+        """The closing chord: up to four notes of the tonic chord struck at the last barline, each at
+        least a half note long; a note that is not the tonic only while there is room for a tonic
+        below it."""
+        if self.pending is not None:
+            return tok.startswith("d") and 2 * GRID <= int(tok[1:]) <= 2 * bar_ticks(self.meter or "4/4")
+        if not tok.startswith("p"):
+            return False
+        pitch = int(tok[1:])
+        if pitch in self.onset or pitch % 12 not in self.triad or pitch < 24 or len(self.onset) >= CLOSING_CHORD:
+            return False
+        return pitch % 12 == self.tonic or len(self.onset) + 2 <= CLOSING_CHORD
+
     def can_end(self) -> bool:
-        return (self.meter is not None and self.pending is None and bool(self.notes)
-                and self.bars >= self.min_bars)
+        if self.meter is None or self.pending is not None or not self.notes or self.bars < self.min_bars:
+            return False
+        if self.tonic is None:
+            return True
+        if self.closing and not self.onset:
+            return False
+        return self.on_tonic_chord()
 
     def expand(self, tok: str) -> list[str]:
         return [tok]
@@ -243,11 +324,15 @@ class EventGuide:
         """"bars" or "seconds" when a barline would open a bar past the length asked for."""
         if tok != BAR or self.bars == 0 or self.priming:
             return None
+        reason = None
         if self.max_bars is not None and self.bars >= self.max_bars:
-            return "bars"
-        if self.max_ticks is not None and self.now >= self.max_ticks:
-            return "seconds"
-        return None
+            reason = "bars"
+        elif self.max_ticks is not None and self.now >= self.max_ticks:
+            reason = "seconds"
+        if reason and self.tonic is not None:  # not the end yet: the closing chord comes first
+            self.closing, self.closing_at = reason, self.now
+            return None
+        return reason
 
     def push(self, tok: str) -> None:
         if tok.startswith("ts"):

@@ -46,7 +46,8 @@ class Guide(Protocol):
         here."""
 
     def limit(self, token: str) -> str | None:
-        """A reason to stop before `token` (a length limit reached), or None."""
+        """A reason to stop before `token` (a length limit reached), or None. (A guide may also
+        say how many tokens a primer `given` it: max_length counts the tokens after those.)"""
 
 
 @dataclass
@@ -68,7 +69,8 @@ def sampler(model: StepModel, opts: Options, rng: np.random.Generator,
     piece's tokens in chunks as they become final; returns the Draw."""
     vocab = model.manifest.vocab
     tokens, end = vocab.tokens, vocab.end
-    logits, state = yield StepRequest(vocab.start, model.zero_state())
+    how = (opts.temperature, opts.top_k, opts.top_p)
+    logits, state, prepared = yield StepRequest(vocab.start, model.zero_state(), how)
     out: list[str] = []
     logp, sampled = 0.0, 0
 
@@ -76,35 +78,36 @@ def sampler(model: StepModel, opts: Options, rng: np.random.Generator,
         for tok in toks:
             guide.push(tok)
             out.append(tok)
-            yield StepRequest(vocab.index(tok), state)
+            yield StepRequest(vocab.index(tok), state, how)
 
     def allowed(i: int) -> bool:
         return guide.can_end() if i == end else i > 2 and guide.allows(tokens[i])
 
     saved = None  # the piece as it stood at its last safe point, to back off to from a dead end
     retries = emitted = 0
-    while len(out) < opts.max_length:
+    most = opts.max_length + getattr(guide, "given", 0)  # a primer's tokens are not the model's
+    while len(out) < most:
         forced = guide.forced()
         if forced:
             ending = guide.limit(forced[0])
             if ending:
                 break
             for request in feed(forced):
-                logits, state = yield request
+                logits, state, prepared = yield request
             continue
         if guide.safe_point() and (saved is None or saved[0] != len(out)):
             if guide.max_backoffs:
-                saved = (len(out), logits, list(state), copy.copy(guide), logp, sampled)
+                saved = (len(out), logits, list(state), copy.copy(guide), logp, sampled, prepared)
             yield out[emitted:]
             emitted = len(out)
-        i, lp = pick(logits[0], opts.temperature, opts.top_k, opts.top_p, rng, allowed)
+        i, lp = pick(logits[0], opts.temperature, opts.top_k, opts.top_p, rng, allowed, prepared)
         if i < 0:
             if saved is None or retries >= guide.max_backoffs:
                 ending = "stuck"
                 break
             # nothing can follow: sample again from the last safe point
             retries += 1
-            n, logits, state, guide, logp, sampled = saved
+            n, logits, state, guide, logp, sampled, prepared = saved
             state, guide = list(state), copy.copy(guide)
             del out[n:]
             continue
@@ -118,44 +121,58 @@ def sampler(model: StepModel, opts: Options, rng: np.random.Generator,
         if ending:
             break
         for request in feed(expanded):
-            logits, state = yield request
+            logits, state, prepared = yield request
     else:
         ending = "length"
     yield out[emitted:]
     return Draw(out, sampled, logp / max(sampled, 1), ending, guide)
 
 
-def sample(model: StepModel, opts: Options, make_guide: Callable[[], Guide],
+def sample(model: StepModel, opts: Options, make_guide: Callable[[int], Guide],
            make_piece: Callable[[Draw, int, int], Any], problem: Callable[[Any], str | None],
-           progress: Callable[[], None] | None = None) -> list:
-    """`opts.count` pieces, each the first usable draw: `make_piece(draw, index, attempt)` builds a
-    piece and `problem(piece)` says why it is unusable (or None); unusable draws are drawn again, at
-    most MAX_ATTEMPTS times. With `opts.candidates` above 1 that many are drawn together in one
-    batch and the usable one the model finds likeliest (mean log-probability per token) is kept."""
-    return list(samples(model, opts, make_guide, make_piece, problem, progress))
+           progress: Callable[[], None] | None = None, rank: Callable[[Any], tuple] | None = None) -> list:
+    """`opts.count` pieces, each the first usable draw of guides `make_guide(index)` gives:
+    `make_piece(draw, index, attempt)` builds a piece and `problem(piece)` says why it is unusable
+    (or None); unusable draws are drawn again, at most MAX_ATTEMPTS times. With `opts.candidates`
+    above 1 that many are drawn together in one batch and the usable one ranked first is kept:
+    `rank(piece)` is (whether it is all it should be, a score), by default (True, the mean
+    log-probability per token). A draw that is usable but not all it should be (not clearly in its
+    key, say) is drawn again up to MAX_TRIES times, and the best kept."""
+    return list(samples(model, opts, make_guide, make_piece, problem, progress, rank))
 
 
-def samples(model: StepModel, opts: Options, make_guide: Callable[[], Guide],
+MAX_TRIES = 6  # draws of a usable piece that is not all it should be, before the best is kept
+
+
+def likeliest(piece) -> tuple[bool, float]:
+    return True, piece.mean_logprob
+
+
+def samples(model: StepModel, opts: Options, make_guide: Callable[[int], Guide],
             make_piece: Callable[[Draw, int, int], Any], problem: Callable[[Any], str | None],
-            progress: Callable[[], None] | None = None) -> Generator[Any, None, None]:
+            progress: Callable[[], None] | None = None,
+            rank: Callable[[Any], tuple] | None = None) -> Generator[Any, None, None]:
     """`sample`'s pieces one by one as each is made, so a caller can write it at once."""
+    rank = rank or likeliest
     for index in range(opts.count):
         reason = ""
+        best, best_rank = None, None
         for attempt in range(MAX_ATTEMPTS):
-            drawn = draw(model, lambda rng: sampler(model, opts, rng, make_guide()),
+            drawn = draw(model, lambda rng, i=index: sampler(model, opts, rng, make_guide(i)),
                          [opts.seed, index, attempt], opts.candidates)
-            best = None
             for d in drawn:
                 piece = make_piece(d, index, attempt)
-                if best is None or piece.mean_logprob > best.mean_logprob:
+                mine = rank(piece)
+                if best is None or mine > best_rank:  # the problem only of what would be kept
                     reason = problem(piece) or ""
                     if not reason:
-                        best = piece
-            if best is not None:
+                        best, best_rank = piece, mine
+            if best is not None and (best_rank[0] or attempt + 1 >= MAX_TRIES):
                 break
         else:
-            raise TunegenError(f"no usable piece after {MAX_ATTEMPTS} attempts ({reason}); "
-                               "try a lower --temperature or another --seed")
+            if best is None:
+                raise TunegenError(f"no usable piece after {MAX_ATTEMPTS} attempts ({reason}); "
+                                   "try a lower --temperature or another --seed")
         if progress:
             progress()
         yield best

@@ -64,6 +64,26 @@ def _articulated(n, length: int) -> int:
     return length
 
 
+def _key(score, notes) -> tuple[int, str]:
+    """(tonic pitch class, "major" or "minor") of a score: of the two keys its key signature (or
+    else music21's key analysis and its relative) names, the one whose tonic the final bass note is,
+    else the one in the mode the analysis hears."""
+    from music21 import key
+
+    found = score.analyze("key")
+    signature = next(iter(score.recurse().getElementsByClass(key.KeySignature)), None)
+    if signature is not None:
+        pair = [signature.asKey("major"), signature.asKey("minor")]
+    else:
+        pair = [found, found.relative]
+    last = max(n.start for n in notes)
+    bass = min(n.pitch for n in notes if n.start == last) % 12
+    chosen = next((k for k in pair if k.tonic.pitchClass == bass), None)
+    if chosen is None:  # a modal or open ending: the mode the analysis hears
+        chosen = next((k for k in pair if k.mode == found.mode), pair[0])
+    return chosen.tonic.pitchClass, chosen.mode if chosen.mode in ("major", "minor") else "major"
+
+
 def score_music(score):
     """A music21 score as one keyboard stream of events on the grid (`events.Music`).
 
@@ -110,7 +130,8 @@ def score_music(score):
         meters.insert(0, (0, meters[0][1] if meters else "4/4"))
     end = max(n.end for n in notes)
     barlines = [b for b in barlines if b < end]
-    return Music(notes, meters, barlines)
+    tonic, mode = _key(score, notes)
+    return Music(notes, meters, barlines, tonic, mode)
 
 
 def read_music(path) -> object:

@@ -33,13 +33,40 @@ def abc_svg(abc: str) -> bytes:
         return pages[0].read_bytes()
 
 
+def _speller(music):
+    """(music21 key signature or None, MIDI pitch -> music21 pitch spelled in the piece's key): a
+    key's own notes as its scale writes them, the others with sharps in sharp keys, flats in flat."""
+    from music21 import key, pitch
+
+    if not music.mode:
+        return None, lambda midi: pitch.Pitch(midi=midi)
+    from .keys import key_named
+
+    k = key.Key(key_named(music.tonic, music.mode).tonic.replace("b", "-"), music.mode)
+    names = {p.pitchClass: p.name for p in k.getPitches()}
+    for pc in range(12):
+        if pc not in names:
+            p = pitch.Pitch(pc)
+            names[pc] = p.name if (k.sharps >= 0) == ("#" in p.name) else p.getEnharmonic().name
+
+    def spell(midi: int):
+        p = pitch.Pitch(names[midi % 12])
+        p.octave = 4
+        p.octave += (midi - p.midi) // 12
+        return p
+
+    return k, spell
+
+
 def music_score(music, bpm: float | None = None):
     """A two-staff piano score (music21) of an `events.Music` piece: notes from middle C up on the
-    upper staff, the rest on the lower; each staff's notes sounding together become chords."""
+    upper staff, the rest on the lower; each staff's notes sounding together become chords. A piece
+    in a key carries its key signature, its notes spelled in that key."""
     from music21 import clef, meter, note, stream, tempo
 
     from .events import GRID
 
+    signature, spell = _speller(music)
     score = stream.Score()
     for name, keep, staff_clef in (("right hand", lambda p: p >= 60, clef.TrebleClef()),
                                    ("left hand", lambda p: p < 60, clef.BassClef())):
@@ -51,10 +78,13 @@ def music_score(music, bpm: float | None = None):
             part.insert(0, tempo.MetronomeMark(number=round(bpm)))
         for n in music.notes:
             if keep(n.pitch):
-                part.insert(Fraction(n.start, GRID), note.Note(n.pitch, quarterLength=Fraction(n.length, GRID)))
+                part.insert(Fraction(n.start, GRID), note.Note(spell(n.pitch), quarterLength=Fraction(n.length, GRID)))
         if not part.notes:
             part.insert(0, note.Rest(quarterLength=Fraction(music.length or GRID, GRID)))
-        score.insert(0, part.chordify() if part.notes else part)
+        staff = part.chordify() if part.notes else part
+        if signature is not None:
+            staff.insert(0, signature.__class__(signature.tonic, signature.mode))
+        score.insert(0, staff)
     return score
 
 

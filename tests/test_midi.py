@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 import tunegen
 from tunegen.runtime.cli import main_app
-from tunegen.runtime.events import GRID, bar_ticks, decode, event_vocabulary
+from tunegen.runtime.events import GRID, MODES, bar_ticks, decode, event_vocabulary
 
 app = main_app()
 
@@ -26,7 +26,9 @@ def test_corpus_reads_midi_and_scores_and_counts_skips(midi_corpus):
     assert sum(v for k, v in skipped.items() if k.startswith("unreadable")) == 1
     assert skipped["no notes"] == 1
     pieces = [corpus.piece(i) for i in range(len(corpus))]
-    assert all(isinstance(t, list) and t[0].startswith("ts") for t in pieces)
+    # every piece is written in C major or A minor and opens with its mode, then its meter
+    assert all(isinstance(t, list) and t[0] in MODES and t[1].startswith("ts") for t in pieces)
+    assert sum(n for k, n in corpus.meta["facts"].items() if k.startswith("key ")) == len(corpus)
     assert 0 < corpus.valid_mask.sum() < len(corpus)
 
 
@@ -46,13 +48,15 @@ def test_midi_run_and_export(tiny_midi_run, tiny_midi_model):
     from tunegen.runtime.manifest import Manifest
 
     cfg = json.loads((tiny_midi_run / "config.json").read_text())
-    assert cfg["tokenizer"] == "midi-event-1" and cfg["train"]["transpose"] == 3
+    assert cfg["tokenizer"] == "midi-event-2" and cfg["train"]["transpose"] == 3
     assert cfg["vocab"] == list(event_vocabulary().tokens)
     state = json.loads((tiny_midi_run / "state.json").read_text())
     assert state["finished"] and state["steps"] == 20
     m = Manifest.load(tiny_midi_model)
     assert m.kind == "midi-event" and m.render["program"] == 0
     assert m.provenance["valid_nats_per_token"] > 0 and "bars" in m.sampling
+    keys = m.music["keys"]  # the corpus's keys, which pieces are drawn in, and the keys they are written in
+    assert keys["written_in"] == {"major": "C", "minor": "A"} and sum(keys["corpus"].values()) > 0
 
 
 @pytest.fixture(scope="module")
@@ -84,13 +88,17 @@ def test_length_in_seconds_ends_at_a_barline(tiny):
 
 def test_primer_opening_is_continued(tiny, midi_corpus):
     primer = sorted((midi_corpus / "xml").iterdir())[0]
-    from tunegen.runtime.kinds.midi import primer_tokens
+    from tunegen.runtime.kinds.midi import primer_music, primer_tokens
 
-    opening = primer_tokens(primer, bars=2)
+    opening = primer_tokens(*primer_music(primer, bars=2), modes=True)
+    tokens = primer_tokens(*primer_music(primer), modes=True)
     piece = tiny.generate(seed=1, primer=primer)
-    assert piece.tokens[:len(primer_tokens(primer))] == primer_tokens(primer)
+    assert piece.tokens[:len(tokens)] == tokens and tokens[0] in MODES
     assert piece.primer_notes > 0
     assert len([t for t in opening if t == "bar"]) <= 2
+    # the piece stays in the primer's key: written in the reference key, played in the primer's
+    music, _ = primer_music(primer)
+    assert (piece.music.tonic, piece.music.mode) == (music.tonic, music.mode)
 
 
 def test_stream_is_the_first_draw(tiny):
@@ -128,7 +136,7 @@ def test_primer_without_notes_is_refused(tiny, midi_corpus):
 
 def test_midi_options_on_an_abc_model_are_refused(shipped_folk):
     folk = tunegen.load(shipped_folk)
-    with pytest.raises(tunegen.TunegenError, match="bars/seconds"):
+    with pytest.raises(tunegen.TunegenError, match="bars sets a MIDI event piece's length"):
         folk.generate(bars=8)
     with pytest.raises(tunegen.TunegenError, match="MIDI primer needs a MIDI event model"):
         folk.generate(primer="opening.mid")

@@ -2,7 +2,9 @@
 bundled collections, each turned into event tokens (`tunegen.runtime.events`).
 
 Every pitched part except drums is merged into one keyboard stream (see `score_music`); a file that
-fails to parse, is empty or has no notes is skipped and counted with its reason.
+fails to parse, is empty or has no notes is skipped and counted with its reason. Every piece is
+moved to C major or A minor and opens with its mode, so the model learns to stay in one key; the
+keys the corpus was in are counted, and a model draws its keys from them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,15 @@ from pathlib import Path
 import numpy as np
 
 from tunegen.runtime import kinds
-from tunegen.runtime.events import TOKENIZER, encode, event_vocabulary, transpose_table
+from tunegen.runtime.events import (
+    REFERENCE,
+    TOKENIZER,
+    encode,
+    event_vocabulary,
+    in_reference_key,
+    transpose_table,
+)
+from tunegen.runtime.keys import key_named
 from tunegen.runtime.score import NotMusic, read_music
 from tunegen.runtime.vocab import Vocabulary
 
@@ -39,8 +49,14 @@ def midi_corpus_files(spec: str) -> list[Path]:
     return spec_files(spec, _wanted, _collections, "MIDI or score files")
 
 
-def tokenize_file(path: Path) -> tuple[list[str] | None, str]:
-    """A file's event tokens, or None and the reason it is skipped."""
+class EventPiece(list):
+    """A piece's event tokens (in the reference key) and the key it was written in."""
+
+    key: str = ""
+
+
+def tokenize_file(path: Path) -> tuple[EventPiece | None, str]:
+    """A file's event tokens in C major or A minor, or None and the reason it is skipped."""
     try:
         if path.stat().st_size == 0:
             return None, "empty file"
@@ -49,7 +65,9 @@ def tokenize_file(path: Path) -> tuple[list[str] | None, str]:
         return None, str(e)
     except OSError as e:
         return None, f"unreadable file ({e.strerror})"
-    return encode(music), ""
+    piece = EventPiece(encode(in_reference_key(music)))
+    piece.key = key_named(music.tonic, music.mode).name
+    return piece, ""
 
 
 class MidiTraining(TrainingKind):
@@ -71,6 +89,14 @@ class MidiTraining(TrainingKind):
 
     def split_key(self, piece: list[str]) -> str:
         return " ".join(piece)
+
+    def facts(self, piece: EventPiece) -> list[str]:
+        return [f"key {piece.key}"] if getattr(piece, "key", "") else []
+
+    def manifest_music(self, facts: dict[str, int]) -> dict:
+        keys = {k[4:]: n for k, n in sorted(facts.items(), key=lambda kv: -kv[1]) if k.startswith("key ")}
+        names = {"major": "C", "minor": "A"}
+        return {"keys": {"written_in": {m: names[m] for m in REFERENCE}, "corpus": keys}} if keys else {}
 
     def symbols(self, piece: list[str]) -> np.ndarray:
         return np.array([self.events.index(t) for t in piece], np.uint16)

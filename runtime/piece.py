@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,11 +75,24 @@ class Piece:
     def audio(self) -> np.ndarray:
         """Stereo int16 samples [frames, 2], rendered with FluidSynth once and kept."""
         if self._audio is None:
-            from .render import synthesize_events
-
-            self._audio = synthesize_events(*self.kind.events(self), self.model.soundfont(),
-                                            self.model.program, self.model.bpm)
+            chunks = list(self.audio_chunks())
+            self._audio = np.concatenate(chunks) if chunks else np.zeros((0, 2), np.int16)
         return self._audio
+
+    def audio_chunks(self) -> Iterator[np.ndarray]:
+        """The audio a half second at a time, as FluidSynth renders it (or as kept, once whole):
+        what lets playing start before the piece is rendered."""
+        if self._audio is not None:
+            yield self._audio
+            return
+        from .render import render_chunks
+
+        made = []
+        for chunk in render_chunks(*self.kind.events(self), self.model.soundfont(), self.model.program,
+                                   self.model.bpm):
+            made.append(chunk)
+            yield chunk
+        self._audio = np.concatenate(made) if made else np.zeros((0, 2), np.int16)
 
     def data(self, suffix: str) -> bytes:
         """The file contents for a suffix of the kind's (`.abc`, `.mid`/`.midi`, `.wav`, `.svg`,
@@ -109,7 +123,7 @@ class Piece:
         """Play through the default audio device and wait; returns the device's name.
 
         Raises NoAudioDevice (a TunegenError) when there is none."""
-        from .playback import play
+        from .playback import play_chunks
         from .render import SAMPLE_RATE
 
-        return play(self.audio(), SAMPLE_RATE)
+        return play_chunks(self.audio_chunks(), SAMPLE_RATE)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,11 +46,23 @@ class Station:
             yield n, model, temperature, base + n - 1
 
 
-def trimmed(audio: np.ndarray) -> np.ndarray:
-    """Audio without silence at either end (a piece that opens on a rest, the release tail), so
-    the pause between pieces is the one asked for."""
-    loud = np.flatnonzero(np.abs(audio).max(axis=1) > SILENCE)
-    return audio[loud[0]:loud[-1] + 1] if len(loud) else audio[:0]
+def trimmed(chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """Audio chunks without silence at either end (a piece that opens on a rest, the release
+    tail), so the pause between pieces is the one asked for; each passed on as soon as it is
+    known not to be the end's silence."""
+    started, quiet = False, []
+    for chunk in chunks:
+        loud = np.flatnonzero(np.abs(chunk).max(axis=1) > SILENCE) if len(chunk) else chunk[:0, 0]
+        if not started:
+            if not len(loud):
+                continue
+            chunk, loud, started = chunk[loud[0]:], loud - loud[0], True
+        if not len(loud):
+            quiet.append(chunk)
+            continue
+        yield from quiet
+        quiet = [chunk[loud[-1] + 1:]]
+        yield chunk[:loud[-1] + 1]
 
 
 def _release_memory() -> None:
@@ -168,17 +180,23 @@ def run(station: Station, report: Callable[[str], None] = print,
             piece = model.generate(seed=seed, temperature=temperature)
             if station.out_dir is not None:
                 _files(piece, station.out_dir, number, with_audio=True)
-            audio = trimmed(piece.audio())
             if station.keep is not None:
                 _files(piece, station.keep, number, with_audio=False)
+            frames = 0
             if player is not None:
                 while player.seconds_left() > LEAD_SECONDS and not stop.is_set():
                     stop.wait(0.05)
-                player.add(np.concatenate([pause, audio]) if played else audio)
+                if played:
+                    player.add(pause)
+                for chunk in trimmed(piece.audio_chunks()):  # sound as soon as its first chunk is made
+                    player.add(chunk)
+                    frames += len(chunk)
+            else:
+                frames = sum(len(chunk) for chunk in trimmed([piece.audio()]))
             played += 1
             del piece
             _release_memory()
-            report(f"{number}: {model.name} seed {seed}, {len(audio) / SAMPLE_RATE:.0f} s ({len(audio)} frames)")
+            report(f"{number}: {model.name} seed {seed}, {frames / SAMPLE_RATE:.0f} s ({frames} frames)")
         if player is not None:
             while player.seconds_left() > 0 and not stop.is_set():
                 stop.wait(0.05)

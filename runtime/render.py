@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import wave
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -128,12 +129,24 @@ def synthesize(score, soundfont: Path, program: int = 0, bpm: float = 120.0,
 def synthesize_events(events, length: float, soundfont: Path, program: int = 0, bpm: float = 120.0,
                       tail: float = 1.0) -> np.ndarray:
     """Render (quarter notes, on/off, pitch, velocity) events to stereo int16 samples [frames, 2]."""
+    chunks = list(render_chunks(events, length, soundfont, program, bpm, tail))
+    return np.concatenate(chunks) if chunks else np.zeros((0, 2), np.int16)
+
+
+CHUNK_SECONDS = 0.5  # audio rendered at a time: the first half second can play while the rest renders
+
+
+def render_chunks(events, length: float, soundfont: Path, program: int = 0, bpm: float = 120.0,
+                  tail: float = 1.0, seconds: float = CHUNK_SECONDS) -> Iterator[np.ndarray]:
+    """`synthesize_events` a little at a time: stereo int16 chunks of about `seconds` each, as
+    FluidSynth renders them, so playing can begin before the whole piece is rendered."""
     try:
         import fluidsynth
     except (ImportError, OSError) as e:
         raise AudioError(f"the FluidSynth library is missing ({e}); install it "
                          "(Debian: apt-get install libfluidsynth3)") from None
     sec = 60.0 / bpm
+    step = max(int(seconds * SAMPLE_RATE), 1)
     synth = fluidsynth.Synth(samplerate=float(SAMPLE_RATE), gain=0.6)
     try:
         with native_stderr():  # FluidSynth prints its own reasons ("Not a RIFF file"); ours is below
@@ -141,11 +154,25 @@ def synthesize_events(events, length: float, soundfont: Path, program: int = 0, 
         if sfid < 0:
             raise AudioError(f"FluidSynth could not load the SoundFont {soundfont}")
         synth.program_select(0, sfid, 0, program)
-        chunks, now = [], 0
+        pending: list[np.ndarray] = []
+        held, now = 0, 0
+
+        def render(frames: int) -> Iterator[np.ndarray]:
+            nonlocal held
+            while frames > 0:
+                n = min(frames, step - held)
+                pending.append(np.asarray(synth.get_samples(n), np.int16).reshape(-1, 2))
+                held += n
+                frames -= n
+                if held >= step:
+                    yield np.concatenate(pending)
+                    pending.clear()
+                    held = 0
+
         for t, on, pitch, vel in events:
             frame = int(round(t * sec * SAMPLE_RATE))
             if frame > now:
-                chunks.append(synth.get_samples(frame - now))
+                yield from render(frame - now)
                 now = frame
             if on:
                 synth.noteon(0, pitch, vel)
@@ -153,11 +180,11 @@ def synthesize_events(events, length: float, soundfont: Path, program: int = 0, 
                 synth.noteoff(0, pitch)
         end = int(round((length * sec + tail) * SAMPLE_RATE))
         if end > now:
-            chunks.append(synth.get_samples(end - now))
+            yield from render(end - now)
+        if pending:
+            yield np.concatenate(pending)
     finally:
         synth.delete()
-    audio = np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
-    return audio.astype(np.int16).reshape(-1, 2)
 
 
 def wav_bytes(audio: np.ndarray, rate: int = SAMPLE_RATE) -> bytes:

@@ -58,19 +58,75 @@ def choose(p: np.ndarray, rng: np.random.Generator, allowed, copy: bool = True) 
     return -1
 
 
+class Prepared:
+    """One row's sampling arithmetic, done for a whole batch at once (`prepare`): the choices in
+    order of probability after temperature and top-k, their running total, how many top-p keeps,
+    and the log-sum-exp of the logits (a choice's log-probability under the model is its logit
+    less that)."""
+
+    __slots__ = ("order", "ranked", "cum", "kept", "lse")
+
+    def __init__(self, order, ranked, cum, kept: int, lse: float) -> None:
+        self.order, self.ranked, self.cum, self.kept, self.lse = order, ranked, cum, kept, lse
+
+
+def prepare(logits: np.ndarray, temperature: float, top_k: int, top_p: float) -> list[Prepared]:
+    """`Prepared` rows for logits [batch, vocab]: one numpy pass for every row of a batch."""
+    z = logits.astype(np.float64)
+    scaled = z / max(temperature, 1e-6) if temperature != 1.0 else z
+    if 0 < top_k < z.shape[1]:
+        kth = np.partition(scaled, -top_k, axis=1)[:, -top_k][:, None]
+        scaled = np.where(scaled >= kth, scaled, -np.inf)
+    peak = scaled.max(axis=1, keepdims=True)
+    e = np.exp(scaled - peak)
+    order = np.argsort(-e, axis=1, kind="stable")
+    ranked = np.take_along_axis(e, order, 1)
+    cum = np.cumsum(ranked, axis=1)
+    total = cum[:, -1:]
+    kept = ((cum < top_p * total).sum(axis=1) + 1 if top_p < 1.0 else (ranked > 0).sum(axis=1)).tolist()
+    if scaled is z:  # at temperature 1 without top-k the softmax's sum is already known
+        lse = (peak + np.log(total))[:, 0]
+    else:
+        zpeak = z.max(axis=1, keepdims=True)
+        lse = (zpeak + np.log(np.exp(z - zpeak).sum(axis=1, keepdims=True)))[:, 0]
+    return [Prepared(order[k], ranked[k], cum[k], min(kept[k], z.shape[1]), float(lse[k]))
+            for k in range(len(z))]
+
+
+def _draw(prep: Prepared, rng: np.random.Generator, allowed) -> int:
+    """A choice among the kept ones, redrawn without those `allowed` refuses; the likeliest allowed
+    one when no draw is; -1 when none is."""
+    kept, order = prep.kept, prep.order
+    cum, ranked = prep.cum[:kept], None
+    for _ in range(8):
+        total = cum[-1]
+        if total <= 0:
+            break
+        j = min(int(np.searchsorted(cum, rng.random() * total, side="right")), kept - 1)
+        i = int(order[j])
+        if (ranked is None or ranked[j] > 0) and allowed(i):
+            return i
+        if ranked is None:
+            ranked = prep.ranked[:kept].copy()
+        ranked[j] = 0.0
+        cum = np.cumsum(ranked)
+    weights = prep.ranked[:kept] if ranked is None else ranked
+    for j in range(kept):
+        if weights[j] > 0 and allowed(int(order[j])):
+            return int(order[j])
+    return -1
+
+
 def pick(row: np.ndarray, temperature: float, top_k: int, top_p: float, rng: np.random.Generator,
-         allowed) -> tuple[int, float]:
+         allowed, prepared: Prepared | None = None) -> tuple[int, float]:
     """One sampling step: a choice from logits `row` that `allowed` accepts (falling back to the
     model's own distribution when the filtered choices are all refused), and its log-probability
-    under the model. (-1, 0.0) when nothing is allowed."""
-    z = row.astype(np.float64)
-    scaled = z / max(temperature, 1e-6)
-    p, softmax = _filtered(scaled, top_k, top_p)
-    i = choose(p, rng, allowed, copy=False)
-    if i < 0:  # the filtered choices were all refused: take the model's best allowed one
-        i = choose(distribution(row, 1.0), rng, allowed, copy=False)
+    under the model. (-1, 0.0) when nothing is allowed. `prepared` is the row as `prepare` made it
+    for a whole batch."""
+    prep = prepared or prepare(row[None, :], temperature, top_k, top_p)[0]
+    i = _draw(prep, rng, allowed)
+    if i < 0:  # the filtered choices were all refused: take from the model's whole distribution
+        i = _draw(prepare(row[None, :], 1.0, 0, 1.0)[0], rng, allowed)
     if i < 0:
         return -1, 0.0
-    # at temperature 1 the scaled logits are the logits, and their softmax is already known
-    e, total = softmax if softmax is not None and temperature == 1.0 else _softmax(z)
-    return i, float(z[i] - z.max() - np.log(total))
+    return i, float(row[i]) - prep.lse

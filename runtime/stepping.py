@@ -1,7 +1,7 @@
 """Driving samplers written as coroutines: one sequence at a time, or many in one batched step.
 
 A sampler yields `StepRequest(token, state)` whenever it needs the model and receives
-`(logits, state)` back; anything else it yields (text, event tokens) is passed on to the caller.
+`(logits, state, prepared)` back; anything else it yields (text, event tokens) is passed on to the caller.
 Stepping B sequences together reads the weights once for all of them.
 """
 
@@ -14,14 +14,25 @@ from typing import Any
 import numpy as np
 
 from .model import StepModel
+from .sampler import prepare
 
 
 @dataclass
 class StepRequest:
-    """One token for the model, with the state it continues from."""
+    """One token for the model, with the state it continues from, and how the sampler will draw
+    from the logits (temperature, top-k, top-p) so that the draw's arithmetic is done for a whole
+    batch at once. The reply is (logits, state, prepared): `sampler.prepare`'s row, or None."""
 
     token: int
     state: list[np.ndarray]
+    sampling: tuple[float, int, float] | None = None
+
+
+def _prepared(logits: np.ndarray, requests: list[StepRequest]) -> list:
+    settings = requests[0].sampling
+    if settings is None or any(r.sampling != settings for r in requests):
+        return [None] * len(requests)
+    return prepare(logits, *settings)
 
 
 def run_one(model: StepModel, sampler: Generator) -> Generator[Any, None, Any]:
@@ -34,7 +45,8 @@ def run_one(model: StepModel, sampler: Generator) -> Generator[Any, None, Any]:
         except StopIteration as done:
             return done.value
         if isinstance(request, StepRequest):
-            reply = model.step(np.array([request.token]), request.state)
+            logits, state = model.step(np.array([request.token]), request.state)
+            reply = logits, state, _prepared(logits, [request])[0]
         else:
             reply = None
             yield request
@@ -66,8 +78,9 @@ def run_batch(model: StepModel, samplers: list[Generator]) -> list[Any]:
         tokens = np.array([waiting[i].token for i in order])
         state = [np.concatenate([waiting[i].state[k] for i in order]) for k in range(len(waiting[order[0]].state))]
         logits, new = model.step(tokens, state)
+        prepared = _prepared(logits, [waiting[i] for i in order])
         for row, i in enumerate(order):
-            advance(i, (logits[row:row + 1], [s[row:row + 1] for s in new]))
+            advance(i, (logits[row:row + 1], [s[row:row + 1] for s in new], prepared[row]))
     return results
 
 

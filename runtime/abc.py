@@ -456,7 +456,7 @@ class BarGuide:
                 return False
             return (units > 0 and not _open_tuplet(self.bar_text) and self.bar_text.rstrip()[-1:] not in "<>"
                     and self._may_close(units, ch))
-        if ch in "^_=":  # a sign needs a note after it, and room in the bar for one
+        if ch in "^_=":  # a sign (or a tuplet) needs a note after it, and room in the bar for one
             run = _SIGNS.search(self.bar_text).group(0) + ch
             if run not in ("^", "_", "="):  # double signs: the corpus hardly has one
                 return False
@@ -464,7 +464,7 @@ class BarGuide:
             units = self._units(self.bar_text + ch, partial=True)
         except AbcSyntaxError:
             return False
-        return units < self.target if ch in "^_=" else units <= self.target
+        return units < self.target if ch in "^_=(" else units <= self.target
 
     def _may_close(self, units: Fraction, ch: str) -> bool:
         """Whether a bar of `units` may be closed by a barline starting with `ch`."""

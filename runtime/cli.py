@@ -275,6 +275,7 @@ def info(model: Annotated[str, typer.Argument(help="Shipped model name or path t
         ("validation", _validation(m, keras=True)),
         ("trained on", f"{p.get('corpus')} ({p.get('created')})"),
         ("sampling", ", ".join(f"{k} {v}" for k, v in m.sampling.items())),
+        *_music_rows(m.music),
         ("min runtime", f"TFLite {m.min_runtime} (read from the graph's op versions)" if m.min_runtime else "not recorded"),
         ("interpreter", package),
         ("format", f"manifest version {m.format_version}"),
@@ -283,6 +284,18 @@ def info(model: Annotated[str, typer.Argument(help="Shipped model name or path t
         typer.echo(f"{key:>12}  {value}")
     if not ok:
         raise typer.Exit(1)
+
+
+def _music_rows(music: dict) -> list[tuple[str, str]]:
+    """What the manifest records the corpus does: the rhythms `--rhythm` takes, the keys pieces
+    are drawn in."""
+    rows = []
+    if isinstance(music.get("rhythms"), list):
+        rows.append(("rhythms", ", ".join(map(str, music["rhythms"]))))
+    keys = music.get("keys", {}).get("corpus") if isinstance(music.get("keys"), dict) else None
+    if isinstance(keys, dict):
+        rows.append(("keys", ", ".join(f"{k} ({n})" for k, n in list(keys.items())[:12])))
+    return rows
 
 
 app.command("serve")(serve)  # light to import: the HTTP stack loads when it runs

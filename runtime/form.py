@@ -276,6 +276,8 @@ class FormGuide(BarGuide):
         if self._tie is not None and self._tie_text and self._tie_text not in self._tie_ways:
             return False  # a tied note is half written
         self._allowed = self._barlines(units)
+        if self._tie is not None and not self._tie_text and self._role().endswith("close"):
+            self._allowed = ()  # no tie across the end of a part
         return any(b.startswith(ch) for b in self._allowed)
 
     def _barline_may_grow(self, text: str) -> bool:
@@ -300,6 +302,8 @@ class FormGuide(BarGuide):
 
     def _barline_done(self, text: str) -> None:
         role, units, primed = self._closed
+        if not units and primed:
+            return  # a primer's opening `|:` closes no bar
         if primed and role not in ("close", "second-close") and text in (":|", "::", "||"):
             role = "close"  # the primer closed a part early
         if role == "opening":

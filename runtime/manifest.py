@@ -167,6 +167,9 @@ def validate(d: dict[str, Any], path: Path | str = "<manifest>") -> None:
              f"entries named {', '.join(names)} whose shapes end in their layer's size ({names[i]}: {units})")
     for field_name in ("sampling", "render", "provenance", "music"):
         need(field_name, isinstance(d.get(field_name, {}), dict), "an object")
+    problem = _music_problem(d.get("music", {}))
+    if problem:
+        raise bad(f"manifest field 'music' {problem}")
     for field_name in ("name", "min_runtime", "quantization"):
         need(field_name, isinstance(d.get(field_name, ""), str), "text")
     need("min_runtime", re.fullmatch(r"(\d+(\.\d+){0,2})?", d.get("min_runtime", "")) is not None,
@@ -187,6 +190,30 @@ def validate(d: dict[str, Any], path: Path | str = "<manifest>") -> None:
             limits.integer("render.program", render["program"], low, high)
     except TunegenError as e:
         raise bad(f"manifest {e}") from None
+
+
+def _music_problem(music: dict) -> str | None:
+    """Why the `music` section (what the corpus does) cannot be used, or None: rhythms as words,
+    forms as bars per part for each rhythm and meter, keys the corpus has with their counts."""
+    from .keys import parse_key
+
+    rhythms = music.get("rhythms", [])
+    if not isinstance(rhythms, list) or not all(
+            isinstance(r, str) and 0 < len(r) <= 16 and r.replace(" ", "").isalpha() for r in rhythms):
+        return "must list rhythms as words of letters (got rhythms " + _short(rhythms) + ")"
+    forms = music.get("forms", {})
+    if not isinstance(forms, dict) or not all(
+            isinstance(table, dict) and all(isinstance(f, dict) and limits.is_int(f.get("bars"))
+                                            and 2 <= f["bars"] <= limits.MAX_BARS_PER_PART for f in table.values())
+            for table in forms.values()):
+        return f"must give forms as bars per part, 2 to {limits.MAX_BARS_PER_PART} (got forms {_short(forms)})"
+    keys = music.get("keys", {})
+    corpus = keys.get("corpus", {}) if isinstance(keys, dict) else None
+    if not isinstance(corpus, dict) or not all(
+            isinstance(k, str) and getattr(parse_key(k), "mode", None) in ("major", "minor")
+            and limits.is_int(n) and n > 0 for k, n in corpus.items()):
+        return f"must count the corpus's major and minor keys (got keys {_short(keys)})"
+    return None
 
 
 def _short(value: Any) -> str:

@@ -80,7 +80,7 @@ def prepare(logits: np.ndarray, temperature: float, top_k: int, top_p: float) ->
     peak = scaled.max(axis=1, keepdims=True)
     e = np.exp(scaled - peak)
     order = np.argsort(-e, axis=1, kind="stable")
-    ranked = np.take_along_axis(e, order, 1)
+    ranked = e[0][order[0]][None, :] if len(e) == 1 else np.take_along_axis(e, order, 1)
     cum = np.cumsum(ranked, axis=1)
     total = cum[:, -1:]
     kept = ((cum < top_p * total).sum(axis=1) + 1 if top_p < 1.0 else (ranked > 0).sum(axis=1)).tolist()
@@ -91,6 +91,22 @@ def prepare(logits: np.ndarray, temperature: float, top_k: int, top_p: float) ->
         lse = (zpeak + np.log(np.exp(z - zpeak).sum(axis=1, keepdims=True)))[:, 0]
     return [Prepared(order[k], ranked[k], cum[k], min(kept[k], z.shape[1]), float(lse[k]))
             for k in range(len(z))]
+
+
+class Batch:
+    """A batch's logits with the sampling settings its rows are drawn with; the arithmetic is
+    done once for every row, when the first row asks (steps whose logits nobody draws from, a
+    forced token's, cost nothing)."""
+
+    __slots__ = ("logits", "settings", "_rows")
+
+    def __init__(self, logits: np.ndarray, settings: tuple[float, int, float]) -> None:
+        self.logits, self.settings, self._rows = logits, settings, None
+
+    def row(self, k: int) -> Prepared:
+        if self._rows is None:
+            self._rows = prepare(self.logits, *self.settings)
+        return self._rows[k]
 
 
 def _draw(prep: Prepared, rng: np.random.Generator, allowed) -> int:
@@ -118,11 +134,13 @@ def _draw(prep: Prepared, rng: np.random.Generator, allowed) -> int:
 
 
 def pick(row: np.ndarray, temperature: float, top_k: int, top_p: float, rng: np.random.Generator,
-         allowed, prepared: Prepared | None = None) -> tuple[int, float]:
+         allowed, prepared: Prepared | tuple[Batch, int] | None = None) -> tuple[int, float]:
     """One sampling step: a choice from logits `row` that `allowed` accepts (falling back to the
     model's own distribution when the filtered choices are all refused), and its log-probability
     under the model. (-1, 0.0) when nothing is allowed. `prepared` is the row as `prepare` made it
-    for a whole batch."""
+    for a whole batch, or (the `Batch`, the row's index)."""
+    if isinstance(prepared, tuple):
+        prepared = prepared[0].row(prepared[1])
     prep = prepared or prepare(row[None, :], temperature, top_k, top_p)[0]
     i = _draw(prep, rng, allowed)
     if i < 0:  # the filtered choices were all refused: take from the model's whole distribution

@@ -61,10 +61,19 @@ COMMON = (
 )
 # Everything that depends on a model's kind is here and in `kind_spec`: the options only some kinds
 # take, and the files a piece gets (those its kind can save, in the order they are made).
+KEY = Option("key", "text", "Key", "G, Em, Dmix, Ador, Bb... Empty: the model's choice.", max=24)
 KIND_OPTIONS = {
-    "abc-char": (Option("primer", "text", "Primer", "Header fields like 'M:6/8 K:Dmix' and/or opening bars.",
-                        max=1000, more=True),),
-    "midi-event": (Option("bars", "int", "Bars", "Length in bars.", 1, 64, 1),
+    "abc-char": (KEY,
+                 Option("rhythm", "text", "Rhythm", "reel, jig, hornpipe, slip jig... Empty: the model's choice.",
+                        max=24),
+                 Option("meter", "text", "Meter", "6/8, 3/4, C... Empty: the model's choice.", max=24, more=True),
+                 Option("parts", "int", "Parts", "How many parts. Empty: 2 to 4.", 1, 8, 1, more=True),
+                 Option("bars_per_part", "int", "Bars per part", "Empty: as the corpus has them (8 mostly).",
+                        2, 32, 1, more=True),
+                 Option("primer", "text", "Primer", "Header fields like 'M:6/8 K:Dmix' and/or opening bars.",
+                        max=1000, more=True)),
+    "midi-event": (KEY,
+                   Option("bars", "int", "Bars", "Length in bars.", 1, 64, 1),
                    Option("seconds", "number", "Seconds", "Length in seconds, ended at a barline.",
                           max=300, step=1, more=True)),
 }

@@ -14,14 +14,14 @@ from typing import Any
 import numpy as np
 
 from .model import StepModel
-from .sampler import prepare
+from .sampler import Batch
 
 
 @dataclass
 class StepRequest:
     """One token for the model, with the state it continues from, and how the sampler will draw
     from the logits (temperature, top-k, top-p) so that the draw's arithmetic is done for a whole
-    batch at once. The reply is (logits, state, prepared): `sampler.prepare`'s row, or None."""
+    batch at once. The reply is (logits, state, prepared): (the `sampler.Batch`, the row), or None."""
 
     token: int
     state: list[np.ndarray]
@@ -32,7 +32,8 @@ def _prepared(logits: np.ndarray, requests: list[StepRequest]) -> list:
     settings = requests[0].sampling
     if settings is None or any(r.sampling != settings for r in requests):
         return [None] * len(requests)
-    return prepare(logits, *settings)
+    batch = Batch(logits, settings)
+    return [(batch, k) for k in range(len(requests))]
 
 
 def run_one(model: StepModel, sampler: Generator) -> Generator[Any, None, Any]:
@@ -73,14 +74,23 @@ def run_batch(model: StepModel, samplers: list[Generator]) -> list[Any]:
 
     for i in range(len(samplers)):
         advance(i, None)
+    order: list[int] = []
+    new: list[np.ndarray] = []
+    given: dict[int, list[np.ndarray]] = {}  # the state rows handed to each sampler last step
     while waiting:
-        order = sorted(waiting)
-        tokens = np.array([waiting[i].token for i in order])
-        state = [np.concatenate([waiting[i].state[k] for i in order]) for k in range(len(waiting[order[0]].state))]
+        ready = sorted(waiting)
+        tokens = np.array([waiting[i].token for i in ready])
+        if ready == order and all(all(a is b for a, b in zip(waiting[i].state, given[i], strict=True))
+                                  for i in ready):
+            state = new  # every sampler goes on from the rows it was given: the batch's state as it is
+        else:
+            state = [np.concatenate([waiting[i].state[k] for i in ready]) for k in range(len(waiting[ready[0]].state))]
         logits, new = model.step(tokens, state)
+        order = ready
         prepared = _prepared(logits, [waiting[i] for i in order])
         for row, i in enumerate(order):
-            advance(i, (logits[row:row + 1], [s[row:row + 1] for s in new], prepared[row]))
+            given[i] = [s[row:row + 1] for s in new]
+            advance(i, (logits[row:row + 1], given[i], prepared[row]))
     return results
 
 

@@ -18,6 +18,7 @@ import math
 import statistics
 import sys
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +65,39 @@ def folk_figures(tunes: list[str], training: set | None = None, parsed: list[boo
     }
     out["music21 reads it at the first try"] = f"{100 * sum(parsed) / n:.0f}" if parsed is not None else "-"
     out["4+ bars copied from a training tune"] = share("copied") if training is not None else "-"
+    out.update(texture([_melody(t) for t in tunes]))
+    grams = [bar_grams(t) for t in tunes]
+    shared = sum(1 for i in range(n) for j in range(i + 1, n) if grams[i] & grams[j])
+    out["pairs of tunes sharing 4 bars"] = f"{shared} of {n * (n - 1) // 2}"
     return out
+
+
+def _melody(text: str) -> list[tuple[int, float]]:
+    """(pitch, length in quarters) of a tune's notes as played, rests left out."""
+    from tunegen.runtime.abcplay import abc_events
+
+    events = abc_events(text)[0]
+    starts = {}
+    notes = []
+    for t, on, p, _ in events:
+        if on:
+            starts[p] = t
+        elif p in starts:
+            notes.append((starts[p], p, t - starts.pop(p)))
+    return [(p, length) for _, p, length in sorted(notes)]
+
+
+def texture(pieces: list[list[tuple[int, float]]]) -> dict:
+    """What already matched real music and must stay so: pitch range, steps between notes, lengths."""
+    ranges = [max(p for p, _ in m) - min(p for p, _ in m) for m in pieces if m]
+    steps = [abs(b[0] - a[0]) for m in pieces for a, b in zip(m, m[1:], strict=False)]
+    lengths = Counter(round(length, 3) for m in pieces for _, length in m)
+    total = sum(lengths.values()) or 1
+    common = ", ".join(f"{k:g}: {100 * v / total:.0f}%" for k, v in lengths.most_common(3))
+    return {"median pitch range, semitones": f"{statistics.median(ranges):.0f}",
+            "mean step between notes, semitones": f"{statistics.mean(steps):.2f}",
+            "steps of a 2nd or less": f"{100 * sum(x <= 2 for x in steps) / len(steps):.0f}%",
+            "commonest note lengths (quarters)": common}
 
 
 MAJOR, MINOR = (0, 2, 4, 5, 7, 9, 11), (0, 2, 3, 5, 7, 8, 10)
@@ -86,7 +119,8 @@ def piano_row(music, score, asked=None) -> dict:
     return {"consistency": consistency, "entropy": entropy, "correlation": key.correlationCoefficient,
             "chord": {p % 12 for p in sounding} <= triad and min(sounding) % 12 == tonic,
             "bass": min(sounding) % 12 == tonic,
-            "asked": asked is not None and key.tonic.pitchClass == asked.pc and key.mode == asked.mode}
+            "asked": asked is not None and key.tonic.pitchClass == asked.pc and key.mode == asked.mode,
+            "notes": [(n.pitch, n.length / 12) for n in music.notes]}
 
 
 def piano_figures(rows: list[dict], generated: bool) -> dict:
@@ -99,14 +133,15 @@ def piano_figures(rows: list[dict], generated: bool) -> dict:
         "final bass note on the tonic": f"{100 * sum(r['bass'] for r in rows) / n:.0f}%",
     }
     out["analysed key is the key asked for"] = f"{100 * sum(r['asked'] for r in rows) / n:.0f}%" if generated else "-"
+    out.update(texture([r["notes"] for r in rows]))
     return out
 
 
 def table(title: str, cols: tuple[str, str], left: dict, right: dict) -> None:
     width = max(len(k) for k in left) + 2
-    print(f"\n{title:<{width}} {cols[0]:>12} {cols[1]:>16}")
+    print(f"\n{title:<{width}} {cols[0]:>26} {cols[1]:>26}")
     for k in left:
-        print(f"{k:<{width}} {left[k]:>12} {right.get(k, '-'):>16}")
+        print(f"{k:<{width}} {left[k]:>26} {right.get(k, '-'):>26}")
 
 
 def main() -> None:

@@ -218,6 +218,8 @@ def scan(text: str, i: int, state: tuple, strict: bool, partial: bool) -> tuple[
                 continue
             if not _length_ok(*m.group(2, 3, 4), trailing=m.end() == n):
                 bad(f"odd note length {m.group(0)!r}")
+            if m.group(1) in "zx" and m.group(0)[0] in "^_=":
+                bad(f"a sign on a rest {m.group(0)!r}")
             length = _times(SCALE, *_note_length(*m.group(2, 3, 4)))
             i = m.end()
         if partial and i == n:
@@ -456,6 +458,8 @@ class BarGuide:
                 return False
             return (units > 0 and not _open_tuplet(self.bar_text) and self.bar_text.rstrip()[-1:] not in "<>"
                     and self._may_close(units, ch))
+        if ch in "zx" and _SIGNS.search(self.bar_text).group(0):
+            return False  # a sign belongs to a note, not a rest
         if ch in "^_=":  # a sign (or a tuplet) needs a note after it, and room in the bar for one
             run = _SIGNS.search(self.bar_text).group(0) + ch
             if run not in ("^", "_", "="):  # double signs: the corpus hardly has one

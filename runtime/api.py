@@ -133,7 +133,8 @@ class Model:
         An ABC tune comes character by character, a bar at a time (every bar is checked as it is
         made, but the whole tune is not checked with music21: what was played cannot be taken back).
         A MIDI event piece comes event token by event token (`p60`, `d12`, `w6`, `bar`, ...). Either
-        way it is the first draw that `generate` with the same seed and settings makes."""
+        way it is the first draw that `generate` with the same seed and settings makes (which keeps
+        it unless it draws again: a draw it cannot use, a piano piece not heard in its key)."""
         opts = self.options(seed=seed, temperature=temperature, top_k=top_k, top_p=top_p,
                             primer=primer, max_length=max_length, bars=bars, seconds=seconds, key=key,
                             meter=meter, rhythm=rhythm, parts=parts, bars_per_part=bars_per_part)

@@ -325,7 +325,9 @@ class EventGuide:
         if tok != BAR or self.bars == 0 or self.priming:
             return None
         reason = None
-        if self.max_bars is not None and self.bars >= self.max_bars:
+        # with a closing chord to come, its bar is the last one asked for
+        last = self.max_bars - 1 if self.tonic is not None and self.max_bars and self.max_bars > 1 else self.max_bars
+        if last is not None and self.bars >= last:
             reason = "bars"
         elif self.max_ticks is not None and self.now >= self.max_ticks:
             reason = "seconds"

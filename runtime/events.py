@@ -294,16 +294,18 @@ class EventGuide:
 
     def _closes(self, tok: str) -> bool:
         """The closing chord: up to four notes of the tonic chord struck at the last barline, each at
-        least a half note long; a note that is not the tonic only while there is room for a tonic
-        below it."""
+        least a half note long; the fourth must leave the tonic in the bass (below it there is always
+        room for one)."""
         if self.pending is not None:
             return tok.startswith("d") and 2 * GRID <= int(tok[1:]) <= 2 * bar_ticks(self.meter or "4/4")
         if not tok.startswith("p"):
             return False
         pitch = int(tok[1:])
-        if pitch in self.onset or pitch % 12 not in self.triad or pitch < 24 or len(self.onset) >= CLOSING_CHORD:
+        if pitch in self.onset or pitch % 12 not in self.triad or len(self.onset) >= CLOSING_CHORD:
             return False
-        return pitch % 12 == self.tonic or len(self.onset) + 2 <= CLOSING_CHORD
+        if len(self.onset) + 1 == CLOSING_CHORD:  # the last note: the chord must end with the tonic in the bass
+            return pitch >= 12 and min(pitch, *self.onset) % 12 == self.tonic
+        return pitch >= 24 or pitch % 12 == self.tonic and pitch >= 12
 
     def can_end(self) -> bool:
         if self.meter is None or self.pending is not None or not self.notes or self.bars < self.min_bars:

@@ -22,11 +22,11 @@ from tunegen.runtime.stepping import draw
 
 def _reads_apart(doc: str) -> bool:
     """Where music21 reads ABC otherwise than the standard and our player: an accidental it does
-    not hold to the end of its bar, a repeat it takes back past a double bar, a key change it
-    ignores, a tie between two different pitches."""
+    not hold to the end of its bar, a repeat it takes back past a double bar, a `::` it does not
+    repeat, a key change it ignores, a tie between two different pitches, an invisible rest `x`."""
     body = split_header(doc)[1]
     bars = split_bars(body.replace("\n", " "))
-    if "[K:" in body or re.search(r"([A-Ga-g])[\d/]*-\s*(?!\1)[\^_=]*[A-Ga-g]", body):
+    if "[K:" in body or "::" in body or "x" in body or re.search(r"([A-Ga-g])[\d/]*-\s*(?!\1)[\^_=]*[A-Ga-g]", body):
         return True
     for bar, _ in bars:
         for m in re.finditer(r"[\^_=]+([A-Ga-g])", bar):
@@ -91,7 +91,7 @@ def test_every_corpus_tune_our_check_passes_music21_reads():
     refused, same = _music21_agrees(docs)
     assert refused == []
     assert sum(tune_problem(d) is None for d in docs) == len(docs)  # and it refuses none of them
-    # the rest read apart in endings and `::` (where music21 takes a repeat otherwise), about 3%
+    # the rest read apart in endings (where music21 takes a repeat otherwise), about 3%
     assert len(same) > 3000 and np.mean(same) > 0.95
 
 
@@ -106,6 +106,6 @@ def test_two_thousand_generated_tunes_our_check_passes_music21_reads():
     assert len(docs) >= 2000
     refused, same = _music21_agrees(docs)
     assert refused == [], refused[:3]
-    assert len(same) > 1500 and np.mean(same) > 0.97
+    assert len(same) > 1200 and np.mean(same) > 0.97
     # the check refuses what the guide could not prevent, and little else
     assert np.mean([tune_problem(d) is None for d in docs]) > 0.95

@@ -21,8 +21,6 @@ from .keys import LETTERS, Key, parse_key
 
 DEFAULT_BARS = 8  # per part: what the corpus's reels, jigs, hornpipes and polkas have
 MIN_PARTS, MAX_PARTS = 2, 4  # where the parts are not asked for: the model ends the tune between
-MAX_FORM_PARTS = 16
-MAX_FORM_BARS = 64
 _ALTER = {"^": 1, "^^": 2, "_": -1, "__": -2, "=": 0}
 _SIGN = {1: "^", 2: "^^", -1: "_", -2: "__", 0: "="}
 _TOKEN = re.compile(r"\[([^\]]*)\]|([\^_=]*)([A-Ga-g])([',]*)|[zx]")

@@ -34,18 +34,8 @@ def play_chunks(chunks: Iterable[np.ndarray], rate: int) -> str:
 
 
 def play(audio: np.ndarray, rate: int) -> str:
-    """Play [frames, channels] int16 samples on the default output device and wait for the end.
+    """Play [frames, 2] int16 samples on the default output device and wait for the end.
 
     Returns the device's name; raises NoAudioDevice when there is none.
     """
-    try:
-        import sounddevice as sd
-    except OSError as e:  # the PortAudio library itself is missing
-        raise NoAudioDevice(f"PortAudio is not installed ({e}); "
-                            "install it (Debian: apt-get install libportaudio2)") from None
-    try:
-        device = sd.query_devices(kind="output")
-        sd.play(audio, rate, blocking=True)
-    except (sd.PortAudioError, ValueError) as e:
-        raise NoAudioDevice(f"no audio output device ({e})") from None
-    return str(device.get("name", "default"))
+    return play_chunks([audio], rate)

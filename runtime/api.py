@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -67,26 +68,9 @@ class Model:
         self.kind.check(opts, self.name)
         return opts
 
-    def generate_many(self, count: int = 1, *, seed: int | None = None, temperature: float | None = None,
-                      top_k: int | None = None, top_p: float | None = None,
-                      primer: str | os.PathLike = "", max_length: int | None = None,
-                      bars: int | None = None, seconds: float | None = None, candidates: int = 1,
-                      key: str | None = None, meter: str | None = None, rhythm: str | None = None,
-                      parts: int | None = None, bars_per_part: int | None = None,
-                      progress: Callable[[], None] | None = None) -> list[Piece]:
-        """`count` new pieces. ABC tunes are checked with music21 (unparsable draws are sampled
-        again). For a MIDI event model, `primer` is a MIDI or score file whose opening bars the
-        piece continues, and `bars` or `seconds` caps its length (it ends at a barline).
-        `candidates` samples that many together (one batched model step for all) and keeps the
-        usable one the model finds likeliest; the seed still fixes the result.
-
-        `key` sets the key (`G`, `Dmix`, `Ador`, `Em`; a piano piece: major or minor). An ABC tune
-        also takes `meter` (`6/8`), `rhythm` (`jig`, as the corpus's R: field), `parts` and
-        `bars_per_part`; every one is honoured in every tune."""
-        return list(self.each(count, seed=seed, temperature=temperature, top_k=top_k, top_p=top_p,
-                              primer=primer, max_length=max_length, bars=bars, seconds=seconds,
-                              candidates=candidates, key=key, meter=meter, rhythm=rhythm, parts=parts,
-                              bars_per_part=bars_per_part, progress=progress))
+    def generate_many(self, count: int = 1, **settings: Any) -> list[Piece]:
+        """`count` new pieces, with the settings `each` takes, as a list."""
+        return list(self.each(count, **settings))
 
     def each(self, count: int = 1, *, seed: int | None = None, temperature: float | None = None,
              top_k: int | None = None, top_p: float | None = None,
@@ -95,8 +79,17 @@ class Model:
              key: str | None = None, meter: str | None = None, rhythm: str | None = None,
              parts: int | None = None, bars_per_part: int | None = None,
              progress: Callable[[], None] | None = None) -> Iterator[Piece]:
-        """`generate_many`'s pieces one at a time, each as soon as it is made (the options are
-        checked before the first), so a long run can write every piece when it is finished."""
+        """`count` new pieces one at a time, each as soon as it is made (the options are checked
+        before the first), so a long run can write every piece when it is finished. Every draw is
+        checked with tunegen's own reader and an unusable one is sampled again. For a MIDI event
+        model, `primer` is a MIDI or score file whose opening bars the piece continues, and `bars`
+        or `seconds` caps its length (it ends at a barline). `candidates` samples that many
+        together (one batched model step for all) and keeps the usable one the model finds
+        likeliest; the seed still fixes the result.
+
+        `key` sets the key (`G`, `Dmix`, `Ador`, `Em`; a piano piece: major or minor). An ABC tune
+        also takes `meter` (`6/8`), `rhythm` (`jig`, as the corpus's R: field), `parts` and
+        `bars_per_part`; every one is honoured in every tune."""
         opts = self.options(count, seed=seed, temperature=temperature, top_k=top_k, top_p=top_p,
                             primer=primer, max_length=max_length, bars=bars, seconds=seconds,
                             candidates=candidates, key=key, meter=meter, rhythm=rhythm, parts=parts,
@@ -110,17 +103,10 @@ class Model:
 
         return samples(self.step, opts, plan.guide, make_piece, self.kind.problem, progress, self.kind.rank)
 
-    def generate(self, *, seed: int | None = None, temperature: float | None = None,
-                 top_k: int | None = None, top_p: float | None = None, primer: str | os.PathLike = "",
-                 max_length: int | None = None, bars: int | None = None,
-                 seconds: float | None = None, candidates: int = 1, key: str | None = None,
-                 meter: str | None = None, rhythm: str | None = None, parts: int | None = None,
-                 bars_per_part: int | None = None) -> Piece:
-        """One new piece; the same seed and settings give the same piece (see `generate_many`)."""
-        return self.generate_many(1, seed=seed, temperature=temperature, top_k=top_k, top_p=top_p,
-                                  primer=primer, max_length=max_length, bars=bars, seconds=seconds,
-                                  candidates=candidates, key=key, meter=meter, rhythm=rhythm, parts=parts,
-                                  bars_per_part=bars_per_part)[0]
+    def generate(self, **settings: Any) -> Piece:
+        """One new piece, with the settings `each` takes; the same seed and settings give the same
+        piece."""
+        return self.generate_many(1, **settings)[0]
 
     def stream(self, *, seed: int | None = None, temperature: float | None = None,
                top_k: int | None = None, top_p: float | None = None, primer: str | os.PathLike = "",

@@ -145,36 +145,28 @@ def _play(piece, kind, i: int, count: int, outs: list[Path]) -> None:
         typer.echo(f"{e}; wrote {fallback} instead", err=True)
 
 
-@app.command()
-def play(
+def pieces(
+    ctx: typer.Context,
     model: ModelOpt = "folk", seed: SeedOpt = None, temperature: TempOpt = None, top_k: TopKOpt = None,
     top_p: TopPOpt = None, primer: PrimerOpt = "", count: CountOpt = 1, max_length: MaxLenOpt = None,
     soundfont: SoundFontOpt = None, bpm: BpmOpt = None, program: ProgramOpt = None,
     bars: BarsOpt = None, seconds: SecondsOpt = None, candidates: CandidatesOpt = 1,
     key: KeyOpt = None, meter: MeterOpt = None, rhythm: RhythmOpt = None, parts: PartsOpt = None,
     bars_per_part: BarsPerPartOpt = None,
-    out: Annotated[list[Path] | None, typer.Option("--out", "-o", help="Also write the piece: .abc, .mid or .wav (repeatable).")] = None,
+    out: Annotated[list[Path] | None, typer.Option("--out", "-o", help="Write the piece: .abc, .mid, .wav, .svg or .musicxml by suffix (repeatable; generate needs one).")] = None,
 ):
-    """Generate a new piece and play it (writes a WAV when there is no audio device)."""
+    # `play` and `generate` are this one command: the same options, and play also plays
+    play = ctx.info_name == "play"
+    if not play and not out:
+        fail("generate writes files: give at least one --out FILE (.abc, .mid, .wav, .svg, .musicxml), "
+             "or use tunegen play")
     _run(model, seed, temperature, top_k, top_p, primer, count, max_length, soundfont, bpm, program,
-         out or [], play=True, bars=bars, seconds=seconds, candidates=candidates, key=key, meter=meter,
+         out or [], play=play, bars=bars, seconds=seconds, candidates=candidates, key=key, meter=meter,
          rhythm=rhythm, parts=parts, bars_per_part=bars_per_part)
 
 
-@app.command()
-def generate(
-    out: Annotated[list[Path], typer.Option("--out", "-o", help="Write the piece: .abc, .mid or .wav by suffix (repeatable).")],
-    model: ModelOpt = "folk", seed: SeedOpt = None, temperature: TempOpt = None, top_k: TopKOpt = None,
-    top_p: TopPOpt = None, primer: PrimerOpt = "", count: CountOpt = 1, max_length: MaxLenOpt = None,
-    soundfont: SoundFontOpt = None, bpm: BpmOpt = None, program: ProgramOpt = None,
-    bars: BarsOpt = None, seconds: SecondsOpt = None, candidates: CandidatesOpt = 1,
-    key: KeyOpt = None, meter: MeterOpt = None, rhythm: RhythmOpt = None, parts: PartsOpt = None,
-    bars_per_part: BarsPerPartOpt = None,
-):
-    """Generate new pieces and write them to files (ABC, MIDI, WAV)."""
-    _run(model, seed, temperature, top_k, top_p, primer, count, max_length, soundfont, bpm, program,
-         out, play=False, bars=bars, seconds=seconds, candidates=candidates, key=key, meter=meter,
-         rhythm=rhythm, parts=parts, bars_per_part=bars_per_part)
+app.command("play", help="Generate a new piece and play it (writes a WAV when there is no audio device).")(pieces)
+app.command("generate", help="Generate new pieces and write them to files (ABC, MIDI, WAV, SVG, MusicXML).")(pieces)
 
 
 @app.command()

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from .keys import parse_key
+
 # Header fields a tune carries, in the order a normalised tune writes them.
 HEADER_FIELDS = ("R", "M", "L", "K")
 REQUIRED_FIELDS = ("M", "L", "K")
@@ -286,21 +288,11 @@ def split_bars(body: str) -> list[tuple[str, str]]:
     return out
 
 
-_MODE_NAMES = {"m": "m", "min": "m", "aeo": "m", "maj": "", "ion": "", "mix": "Mix", "dor": "Dor",
-               "phr": "Phr", "lyd": "Lyd", "loc": "Loc"}
-
-
 def normal_key(value: str) -> str:
     """A key as ABC lets a person write it (`Dmix`, `E minor`, `Ador`) as the corpus writes it
     (`DMix`, `Em`, `Am`); a value that is no key comes back as it was."""
-    m = re.fullmatch(r"([A-Ga-g])([#b]?)\s*([A-Za-z]*)", value.strip())
-    if not m:
-        return value
-    mode = m.group(3).lower()
-    short = "m" if mode in ("m", "minor") else mode[:3]
-    if short not in _MODE_NAMES and mode:
-        return value
-    return m.group(1).upper() + m.group(2) + _MODE_NAMES.get(short, "")
+    key = parse_key(value)
+    return key.abc if key else value
 
 
 def tune_problem(text: str) -> str | None:

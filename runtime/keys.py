@@ -55,8 +55,8 @@ def parse_key(text: str) -> Key | None:
     if not m:
         return None
     word = m.group(3).lower()
-    mode = _ALIASES.get(word if word in ("m", "") else word[:3])
-    if mode is None or (len(word) > 3 and not any(full.startswith(word) for full in (*MODES, "aeolian", "ionian"))):
+    mode = _ALIASES.get(word if word in ("m", "") else word[:3])  # as ABC reads a mode: its first letters
+    if mode is None:
         return None
     accidental = {"♯": "#", "♭": "b"}.get(m.group(2), m.group(2))
     return Key(m.group(1).upper() + accidental, mode)

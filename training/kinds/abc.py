@@ -26,6 +26,7 @@ from tunegen.runtime.abc import (
     split_header,
 )
 from tunegen.runtime.form import parts_of
+from tunegen.runtime.keys import parse_key
 from tunegen.runtime.vocab import Vocabulary
 
 from .base import TrainingKind, spec_files
@@ -36,10 +37,6 @@ MIN_FULL_BARS = 0.75  # tunes whose own bars mostly disagree with their meter te
 
 _FIELD = re.compile(r"^([A-Za-z]):\s*(.*?)\s*$")
 _KEY = re.compile(r"^([A-Ga-g])([#b]?)\s*([A-Za-z]*)")
-_MODES = {"": "", "maj": "", "major": "", "ion": "", "ionian": "", "m": "m", "min": "m",
-          "minor": "m", "aeo": "m", "aeolian": "m", "mix": "Mix", "mixolydian": "Mix",
-          "dor": "Dor", "dorian": "Dor", "phr": "Phr", "phrygian": "Phr", "lyd": "Lyd",
-          "lydian": "Lyd", "loc": "Loc", "locrian": "Loc"}
 
 
 class SkipTune(Exception):
@@ -69,15 +66,11 @@ def split_tunes(text: str) -> list[str]:
 
 def _key(value: str) -> str:
     value = value.split("%")[0].strip()
-    m = _KEY.match(value)
-    if not m:
+    m = _KEY.match(value)  # the key, and anything after it (`K:D exp ^f` is not one tunegen reads)
+    key = parse_key(m.group(0)) if m else None
+    if key is None:
         raise SkipTune("unreadable key")
-    mode = m.group(3).lower()
-    if mode not in _MODES:
-        mode = mode[:3]
-        if mode not in _MODES:
-            raise SkipTune("unreadable key")
-    return m.group(1).upper() + m.group(2) + _MODES[mode]
+    return key.abc
 
 
 def _field(name: str, value: str) -> str:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .keys import parse_key
+from .keys import LETTERS, parse_key
 
 # Header fields a tune carries, in the order a normalised tune writes them.
 HEADER_FIELDS = ("R", "M", "L", "K")
@@ -74,7 +74,7 @@ def default_unit(meter: str) -> str:
         return "1/8"
 
 
-def _note_length(digits: str, slashes: str, denom: str) -> tuple[int, int]:
+def note_length(digits: str, slashes: str, denom: str) -> tuple[int, int]:
     """A written length as (numerator, denominator) of units."""
     num = int(digits) if digits else 1
     if not slashes:
@@ -99,6 +99,19 @@ def _times(x, num: int, den: int):
     return Fraction(y, den)
 
 
+SIGNS = {"^": 1, "^^": 2, "_": -1, "__": -2, "=": 0}  # an accidental's alteration in semitones
+
+
+def note_pitch(sign: str, letter: str, marks: str, held: dict, sig: dict[str, int]) -> int:
+    """A note's MIDI pitch: its own sign (`held` then to the end of the bar, as ABC says), else the
+    bar's sign for that letter and octave, else the key signature's (`keys.signature`)."""
+    octave = (4 if letter.isupper() else 5) + marks.count("'") - marks.count(",")
+    k = (letter.upper(), octave)
+    if sign:
+        held[k] = SIGNS.get(sign, 0)
+    return 12 * (octave + 1) + LETTERS[k[0]] + held.get(k, sig[k[0]])
+
+
 def _length_ok(digits: str, slashes: str, denom: str, trailing: bool) -> bool:
     """Whether a note length is one tunegen writes: 1-16 units, halved at most four times."""
     if digits and (digits[0] == "0" or int(digits) > 16):
@@ -108,8 +121,8 @@ def _length_ok(digits: str, slashes: str, denom: str, trailing: bool) -> bool:
     return not denom or denom in ("2", "4", "8", "16") or (trailing and denom == "1")
 
 
-_TUPLET_TIME = {2: (3, 2), 3: (2, 3), 4: (3, 4), 6: (1, 3)}
-_BROKEN = {">": ((3, 2), (1, 2)), ">>": ((7, 4), (1, 4)), "<": ((1, 2), (3, 2)), "<<": ((1, 4), (7, 4))}
+TUPLET_TIME = {2: (3, 2), 3: (2, 3), 4: (3, 4), 6: (1, 3)}
+BROKEN = {">": ((3, 2), (1, 2)), ">>": ((7, 4), (1, 4)), "<": ((1, 2), (3, 2)), "<<": ((1, 4), (7, 4))}
 _SHORTEST = _times(SCALE, 1, 16)
 
 
@@ -165,19 +178,19 @@ def scan(text: str, i: int, state: tuple, strict: bool, partial: bool) -> tuple[
             m = _TUPLET.match(text, i)
             if tuplet_left and tuplet_left == tuplet_size:  # no note of the open tuplet yet
                 bad("tuplet inside a tuplet")
-            if not m or int(m.group(1)) not in _TUPLET_TIME:
+            if not m or int(m.group(1)) not in TUPLET_TIME:
                 bad(f"unsupported tuplet or slur at {text[i:i + 4]!r}", cut_off=i == n - 1)
                 i, skipped = i + 1, True
                 continue
-            tuplet_left, tuplet_scale = int(m.group(1)), _TUPLET_TIME[int(m.group(1))]
+            tuplet_left, tuplet_scale = int(m.group(1)), TUPLET_TIME[int(m.group(1))]
             tuplet_size = tuplet_left
             i = m.end()
             continue
         if ch in "<>":
-            op = text[i:i + 2] if text[i:i + 2] in _BROKEN else ch
+            op = text[i:i + 2] if text[i:i + 2] in BROKEN else ch
             if note_end != i:
                 bad("broken rhythm without a note before it")
-            (b_num, b_den), after = _BROKEN[op]
+            (b_num, b_den), after = BROKEN[op]
             total += _times(last, b_num - b_den, b_den)
             pending_next = after
             i += len(op)
@@ -205,11 +218,11 @@ def scan(text: str, i: int, state: tuple, strict: bool, partial: bool) -> tuple[
                 if not m:
                     i, skipped = end + 1, True
                     continue
-            num, den = _note_length(*m.group(2, 3, 4))
+            num, den = note_length(*m.group(2, 3, 4))
             m2 = _LENGTH.match(text, end + 1)
             if not _length_ok(*m2.groups(), trailing=m2.end() == n):
                 bad(f"odd chord length {text[i:m2.end()]!r}")
-            num2, den2 = _note_length(*m2.groups())
+            num2, den2 = note_length(*m2.groups())
             length = _times(SCALE, num * num2, den * den2)
             i = m2.end()
         else:
@@ -222,7 +235,7 @@ def scan(text: str, i: int, state: tuple, strict: bool, partial: bool) -> tuple[
                 bad(f"odd note length {m.group(0)!r}")
             if m.group(1) in "zx" and m.group(0)[0] in "^_=":
                 bad(f"a sign on a rest {m.group(0)!r}")
-            length = _times(SCALE, *_note_length(*m.group(2, 3, 4)))
+            length = _times(SCALE, *note_length(*m.group(2, 3, 4)))
             i = m.end()
         if partial and i == n:
             length = _SHORTEST  # it may still shrink ("A" -> "A/16"): count its shortest

@@ -9,9 +9,17 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from .abc import default_unit, parse_fraction, split_bars, split_header
-from .form import signature
-from .keys import LETTERS, parse_key
+from .abc import (
+    BROKEN,
+    TUPLET_TIME,
+    default_unit,
+    note_length,
+    note_pitch,
+    parse_fraction,
+    split_bars,
+    split_header,
+)
+from .keys import parse_key, signature
 
 VELOCITY = 90
 _TOKEN = re.compile(
@@ -23,28 +31,10 @@ _TOKEN = re.compile(
     r"|[zx](\d*)(/*)(\d*)"  # a rest
     r"|(-)")  # a tie
 _CHORD_NOTE = re.compile(r"([\^_=]*)([A-Ga-g])([',]*)(\d*)(/*)(\d*)")
-_TUPLET = {2: Fraction(3, 2), 3: Fraction(2, 3), 4: Fraction(3, 4), 6: Fraction(1, 3)}
-_BROKEN = {">": (Fraction(3, 2), Fraction(1, 2)), ">>": (Fraction(7, 4), Fraction(1, 4)),
-           "<": (Fraction(1, 2), Fraction(3, 2)), "<<": (Fraction(1, 4), Fraction(7, 4))}
-_ALTER = {"^": 1, "^^": 2, "_": -1, "__": -2, "=": 0}
 
 
 def _length(digits: str, slashes: str, denom: str) -> Fraction:
-    num = int(digits) if digits else 1
-    if not slashes:
-        return Fraction(num)
-    if denom:
-        return Fraction(num, int(denom) * 2 ** (len(slashes) - 1))
-    return Fraction(num, 2 ** len(slashes))
-
-
-def _pitch(acc: str, letter: str, marks: str, held: dict, sig: dict[str, int]) -> int:
-    """A note's MIDI pitch: its own sign (held to the end of the bar), else the bar's, else the key's."""
-    octave = (4 if letter.isupper() else 5) + marks.count("'") - marks.count(",")
-    k = (letter.upper(), octave)
-    if acc:
-        held[k] = _ALTER.get(acc, 0)
-    return 12 * (octave + 1) + LETTERS[k[0]] + held.get(k, sig[k[0]])
+    return Fraction(*note_length(digits, slashes, denom))
 
 
 class _Bar:
@@ -75,11 +65,11 @@ def _read_bars(text: str) -> list[_Bar]:
                     sig = signature(key)
                 continue
             if g[2]:
-                tuplet_left, tuplet_scale = int(g[2]), _TUPLET.get(int(g[2]), Fraction(1))
+                tuplet_left, tuplet_scale = int(g[2]), Fraction(*TUPLET_TIME.get(int(g[2]), (1, 1)))
                 continue
             if g[3]:
                 if notes:
-                    before, pending = _BROKEN[g[3]]
+                    before, pending = (Fraction(*f) for f in BROKEN[g[3]])
                     last = notes[-1]
                     now += last[1] * (before - 1)
                     last[1] *= before
@@ -93,9 +83,9 @@ def _read_bars(text: str) -> list[_Bar]:
                 if not inner:
                     continue
                 length = _length(*inner[0][3:]) * _length(*g[5:8])
-                pitches = [_pitch(*n[:3], held, sig) for n in inner]
+                pitches = [note_pitch(*n[:3], held, sig) for n in inner]
             elif g[9]:
-                length, pitches = _length(*g[11:14]), [_pitch(g[8], g[9], g[10], held, sig)]
+                length, pitches = _length(*g[11:14]), [note_pitch(g[8], g[9], g[10], held, sig)]
             else:  # a rest
                 length, pitches = _length(*g[14:17]), []
             if tuplet_left:

@@ -16,13 +16,22 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from .abc import BARLINES, AbcSyntaxError, BarGuide, bar_units, parse_fraction, split_bars, split_header
-from .keys import LETTERS, Key, parse_key
+from .abc import (
+    BARLINES,
+    SIGNS,
+    AbcSyntaxError,
+    BarGuide,
+    bar_units,
+    note_pitch,
+    parse_fraction,
+    split_bars,
+    split_header,
+)
+from .keys import LETTERS, parse_key, signature
 
 DEFAULT_BARS = 8  # per part: what the corpus's reels, jigs, hornpipes and polkas have
 MIN_PARTS, MAX_PARTS = 2, 4  # where the parts are not asked for: the model ends the tune between
-_ALTER = {"^": 1, "^^": 2, "_": -1, "__": -2, "=": 0}
-_SIGN = {1: "^", 2: "^^", -1: "_", -2: "__", 0: "="}
+_SIGN = {alter: sign for sign, alter in SIGNS.items()}
 _TOKEN = re.compile(r"\[([^\]]*)\]|([\^_=]*)([A-Ga-g])([',]*)|[zx]")
 _NOTE = re.compile(r"([\^_=]*)([A-Ga-g])([',]*)")
 _FILLERS = frozenset("ABCDEFGabcdefgzx0123456789/<>")
@@ -33,45 +42,17 @@ _TIED = re.compile(r"(\[[^\]]*\]|[\^_=]*[A-Ga-g][',]*|[zx])[\d/]*(-?)")
 _LAST_NOTE = re.compile(r"(\[[^\]]*\]|[\^_=]*[A-Ga-g][',]*)[\d/]*$")
 
 
-_FIFTHS = {"F": -1, "C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5}
-_MODE_FIFTHS = {"major": 0, "dorian": -2, "phrygian": -4, "lydian": 1, "mixolydian": -1, "minor": -3,
-                "locrian": -5}
-
-
-def signature(key: Key) -> dict[str, int]:
-    """The key signature: each letter's alteration in semitones (F major: B flat)."""
-    alter = key.tonic[1:].count("#") - key.tonic[1:].count("b")
-    fifths = _FIFTHS[key.tonic[0]] + 7 * alter + _MODE_FIFTHS[key.mode]
-    sig = dict.fromkeys(LETTERS, 0)
-    for i in range(abs(fifths)):
-        letter = ("FCGDAEB" if fifths > 0 else "BEADGCF")[i % 7]
-        sig[letter] += 1 if fifths > 0 else -1
-    return sig
-
-
-def _octave(letter: str, marks: str) -> int:
-    return (4 if letter.isupper() else 5) + marks.count("'") - marks.count(",")
-
-
 def pitches(text: str, sig: dict[str, int]) -> list[int | None]:
     """The MIDI pitch of each note of one bar (a chord's top note; None for a rest), with the
     accidentals written in the bar holding to its end."""
     held: dict[tuple[str, int], int] = {}
     out: list[int | None] = []
-
-    def pitch(acc: str, letter: str, marks: str) -> int:
-        key = (letter.upper(), _octave(letter, marks))
-        if acc:
-            held[key] = _ALTER.get(acc, 0)
-        alter = held.get(key, sig[key[0]])
-        return 12 * (key[1] + 1) + LETTERS[key[0]] + alter
-
     for m in _TOKEN.finditer(_FIELDS.sub(" ", text)):
         if m.group(1) is not None:
-            chord = [pitch(*n.groups()) for n in _NOTE.finditer(m.group(1))]
+            chord = [note_pitch(*n.groups(), held, sig) for n in _NOTE.finditer(m.group(1))]
             out.append(max(chord) if chord else None)
         elif m.group(3):
-            out.append(pitch(m.group(2), m.group(3), m.group(4)))
+            out.append(note_pitch(m.group(2), m.group(3), m.group(4), held, sig))
         else:
             out.append(None)
     return out

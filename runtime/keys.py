@@ -49,6 +49,22 @@ class Key:
         return frozenset((root + s) % 12 for s in MAJOR_SCALE)
 
 
+_FIFTHS = {"F": -1, "C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5}
+_MODE_FIFTHS = {"major": 0, "dorian": -2, "phrygian": -4, "lydian": 1, "mixolydian": -1, "minor": -3,
+                "locrian": -5}
+
+
+def signature(key: Key) -> dict[str, int]:
+    """The key signature: each letter's alteration in semitones (F major: B flat)."""
+    alter = key.tonic[1:].count("#") - key.tonic[1:].count("b")
+    fifths = _FIFTHS[key.tonic[0]] + 7 * alter + _MODE_FIFTHS[key.mode]
+    sig = dict.fromkeys(LETTERS, 0)
+    for i in range(abs(fifths)):
+        letter = ("FCGDAEB" if fifths > 0 else "BEADGCF")[i % 7]
+        sig[letter] += 1 if fifths > 0 else -1
+    return sig
+
+
 def parse_key(text: str) -> Key | None:
     """The key `text` writes (`G`, `Dmix`, `A dorian`, `Em`, `Bb minor`, `F#`), or None."""
     m = re.fullmatch(r"([A-Ga-g])([#b♯♭]?)\s*([A-Za-z]*)", text.strip())

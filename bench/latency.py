@@ -56,7 +56,7 @@ def random_walk(step, vocab: int, layers: int, units: int, n: int = 100):
 
 
 def step_ms(model, n: int = 400) -> float:
-    from tunegen.runtime.sampler import choose, distribution
+    from tunegen.runtime.sampler import pick
 
     rng = np.random.default_rng(0)
     state = model.zero_state()
@@ -65,7 +65,7 @@ def step_ms(model, n: int = 400) -> float:
     t = time.perf_counter()
     for _ in range(n):
         logits, state = model.step(token, state)
-        token[0] = choose(distribution(logits[0], 1.0, 0, 0.95), rng, lambda i: True)
+        token[0] = pick(logits[0], 1.0, 0, 0.95, rng, lambda i: True)[0]
     return (time.perf_counter() - t) / n * 1e3
 
 

@@ -99,7 +99,7 @@ def runtime_model(model, d: Path):
 
 def runtime_loop_ms(step, n: int) -> float:
     """ms per character of tunegen's loop: one step-graph invoke plus numpy sampling."""
-    from tunegen.runtime.sampler import choose, distribution
+    from tunegen.runtime.sampler import pick
 
     rng = np.random.default_rng(0)
     state = step.zero_state()
@@ -107,7 +107,7 @@ def runtime_loop_ms(step, n: int) -> float:
     t = time.perf_counter()
     for _ in range(n):
         logits, state = step.step(token, state)
-        token[0] = choose(distribution(logits[0], 0.8, 0, 0.95), rng, lambda i: True)
+        token[0] = pick(logits[0], 0.8, 0, 0.95, rng, lambda i: True)[0]
     return (time.perf_counter() - t) / n * 1e3
 
 

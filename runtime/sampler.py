@@ -5,59 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 
-def _softmax(z: np.ndarray) -> tuple[np.ndarray, float]:
-    """exp(z - max z) and its sum, the two halves of a softmax."""
-    e = np.exp(z - z.max())
-    return e, float(e.sum())
-
-
-def distribution(logits: np.ndarray, temperature: float = 1.0, top_k: int = 0,
-                 top_p: float = 1.0) -> np.ndarray:
-    """Probabilities [vocab] after temperature, then top-k, then top-p filtering."""
-    return _filtered(logits.astype(np.float64) / max(temperature, 1e-6), top_k, top_p)[0]
-
-
-def _filtered(z: np.ndarray, top_k: int, top_p: float) -> tuple[np.ndarray, tuple | None]:
-    """`distribution` of scaled logits `z`, and the unfiltered softmax halves where no top-k cut
-    changed them (a log-probability at temperature 1 reuses them)."""
-    softmax = None
-    if 0 < top_k < len(z):
-        kth = np.partition(z, -top_k)[-top_k]
-        z = np.where(z >= kth, z, -np.inf)
-    else:
-        softmax = _softmax(z)
-    e, total = softmax or _softmax(z)
-    p = e / total
-    if top_p < 1.0:
-        order = np.argsort(-p, kind="stable")
-        keep = order[: int(np.searchsorted(np.cumsum(p[order]), top_p)) + 1]
-        q = np.zeros_like(p)
-        q[keep] = p[keep]
-        p = q / q.sum()
-    return p, softmax
-
-
-def choose(p: np.ndarray, rng: np.random.Generator, allowed, copy: bool = True) -> int:
-    """Draw from `p`, redrawing without any choice `allowed(i)` refuses; if nothing sampled is
-    allowed, the most likely allowed choice. Returns -1 when nothing at all is allowed.
-    (`copy=False` lets it zero refused choices of `p` in place.)"""
-    if copy:
-        p = p.copy()
-    for _ in range(8):
-        total = p.sum()
-        if total <= 0:
-            break
-        i = int(np.searchsorted(np.cumsum(p), rng.random() * total, side="right"))
-        i = min(i, len(p) - 1)
-        if p[i] > 0 and allowed(i):
-            return i
-        p[i] = 0.0
-    for i in np.argsort(-p, kind="stable"):
-        if p[i] > 0 and allowed(int(i)):
-            return int(i)
-    return -1
-
-
 class Prepared:
     """One row's sampling arithmetic, done for a whole batch at once (`prepare`): the choices in
     order of probability after temperature and top-k, their running total, how many top-p keeps,
@@ -148,3 +95,22 @@ def pick(row: np.ndarray, temperature: float, top_k: int, top_p: float, rng: np.
     if i < 0:
         return -1, 0.0
     return i, float(row[i]) - prep.lse
+
+
+def distribution(logits: np.ndarray, temperature: float = 1.0, top_k: int = 0,
+                 top_p: float = 1.0) -> np.ndarray:
+    """Probabilities [vocab] after temperature, then top-k, then top-p filtering (what `prepare`
+    draws from, in the vocabulary's order)."""
+    prep = prepare(np.asarray(logits)[None, :], temperature, top_k, top_p)[0]
+    p = np.zeros(len(prep.order))
+    p[prep.order[:prep.kept]] = prep.ranked[:prep.kept] / prep.cum[prep.kept - 1]
+    return p
+
+
+def choose(p: np.ndarray, rng: np.random.Generator, allowed) -> int:
+    """Draw from probabilities `p` as `pick` draws: redrawing without any choice `allowed(i)`
+    refuses, then the most likely allowed one; -1 when nothing at all is allowed."""
+    order = np.argsort(-p, kind="stable")
+    ranked = np.asarray(p, np.float64)[order]
+    kept = int(np.count_nonzero(ranked))
+    return _draw(Prepared(order, ranked, np.cumsum(ranked), kept, 0.0), rng, allowed) if kept else -1

@@ -386,6 +386,7 @@ class BarGuide:
     def __init__(self, fixed: dict[str, str] | None = None, body_primer: str = "") -> None:
         self.fixed = dict(fixed or {})
         self.body_primer = body_primer
+        self.given = sum(len(f"{k}:{v}\n") for k, v in self.fixed.items()) + len(body_primer)
         self.fields: dict[str, str] = {}
         self.in_body = False
         self.bar_text = ""

@@ -1,7 +1,7 @@
 """ABC tunes as the notes a player plays: repeats and endings in playing order, ties joined, every
 pitch in its key and bar. What the audio and MIDI files of a tune are made from, without music21
 (which costs a Pi seconds to import and parse); a test holds it to music21's reading of the same
-tunes (`render.note_events`).
+tunes (tests/music21_play.py).
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def _play_order(bars: list[_Bar]) -> list[_Bar]:
 
 def abc_events(text: str) -> tuple[list[tuple[float, int, int, int]], float]:
     """(quarter notes, on=1/off=0, pitch, velocity) events of an ABC tune, repeats played out and
-    ties joined, and its length in quarter notes, as `render.note_events` gives them."""
+    ties joined, and its length in quarter notes."""
     played: list[list] = []  # [start, end, pitch]
     tied: dict[int, list] = {}  # pitch -> the note the last note's tie continues
     t = Fraction(0)

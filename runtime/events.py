@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from typing import Any
 
 from .vocab import END, PAD, START, Vocabulary
 
@@ -235,10 +236,15 @@ class EventGuide:
     priming: bool = False  # the tokens forced last were the primer's
     tonic: int | None = None  # the key's tonic pitch class, for the cadence
     mode: str = "major"
+    key: Any = None  # the key the piece is played in (`keys.Key`), where the model knows keys
     closing: str | None = None  # the limit that began the closing chord ("bars", "seconds")
     closing_at: int = 0  # where it stands
     _cadence: tuple[int, bool] = (-1, False)  # (notes, whether they end on the tonic chord)
     max_backoffs = 0  # every token is final once made: a dead end ends the piece
+
+    @property
+    def given(self) -> int:
+        return len(self.primer)
 
     @property
     def triad(self) -> frozenset[int]:

@@ -25,6 +25,7 @@ class Guide(Protocol):
     """What a kind tells the sampling loop about the piece so far."""
 
     max_backoffs: int  # dead ends a draw may back out of (0: a dead end ends the draw)
+    given: int  # tokens a primer gave the piece: max_length counts those that come after
 
     def forced(self) -> Sequence[str]:
         """Tokens that must come next whatever the model says (empty when the model may choose)."""
@@ -46,8 +47,7 @@ class Guide(Protocol):
         here."""
 
     def limit(self, token: str) -> str | None:
-        """A reason to stop before `token` (a length limit reached), or None. (A guide may also
-        say how many tokens a primer `given` it: max_length counts the tokens after those.)"""
+        """A reason to stop before `token` (a length limit reached), or None."""
 
 
 @dataclass
@@ -85,7 +85,7 @@ def sampler(model: StepModel, opts: Options, rng: np.random.Generator,
 
     saved = None  # the piece as it stood at its last safe point, to back off to from a dead end
     retries = emitted = 0
-    most = opts.max_length + getattr(guide, "given", 0)  # a primer's tokens are not the model's
+    most = opts.max_length + guide.given  # a primer's tokens are not the model's
     while len(out) < most:
         forced = guide.forced()
         if forced:

@@ -1,4 +1,5 @@
-"""Real FluidSynth rendering of real tunes with the system's General MIDI SoundFont."""
+"""Real FluidSynth rendering of real tunes with the system's General MIDI SoundFont, through the
+runtime's own path: the ABC player's note events, then FluidSynth."""
 
 import io
 import wave
@@ -6,18 +7,16 @@ import wave
 import numpy as np
 import pytest
 
+from tunegen.runtime.abcplay import abc_events
 from tunegen.runtime.errors import AudioError
-from tunegen.runtime.render import SAMPLE_RATE, find_soundfont, midi_bytes, synthesize, wav_bytes
-from tunegen.runtime.score import parse_abc
+from tunegen.runtime.render import SAMPLE_RATE, events_midi, find_soundfont, synthesize_events, wav_bytes
 from tunegen.training.kinds.abc import normalise, split_tunes
 
 TUNE = "X:1\nM:6/8\nL:1/8\nK:D\nA|dAF DFA|dAF d2A|BcA d2:|"
 
 
 def test_render_is_music_length_and_not_silent():
-    score, problem = parse_abc(TUNE)
-    assert problem is None
-    audio = synthesize(score, find_soundfont(), program=73, bpm=120, tail=1.0)
+    audio = synthesize_events(*abc_events(TUNE), find_soundfont(), program=73, bpm=120, tail=1.0)
     # pickup 1/2 + 3 + 3 + 5/2 quarters = 9, played twice (repeat) = 18 quarters = 9 s at 120, + 1 s tail
     seconds = len(audio) / SAMPLE_RATE
     assert 9.8 <= seconds <= 10.2
@@ -30,9 +29,7 @@ def test_render_is_music_length_and_not_silent():
 
 def test_real_corpus_tune_renders(oneills_file):
     tune = normalise(split_tunes(oneills_file.read_text())[1])
-    score, problem = parse_abc("X:1\n" + tune)
-    assert problem is None
-    audio = synthesize(score, find_soundfont(), bpm=160)
+    audio = synthesize_events(*abc_events("X:1\n" + tune), find_soundfont(), bpm=160)
     with wave.open(io.BytesIO(wav_bytes(audio))) as w:
         assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (2, 2, SAMPLE_RATE)
         assert w.getnframes() == len(audio)
@@ -42,8 +39,7 @@ def test_real_corpus_tune_renders(oneills_file):
 def test_midi_file_holds_the_notes():
     import music21
 
-    score, _ = parse_abc(TUNE)
-    data = midi_bytes(score, bpm=120, program=73)
+    data = events_midi(abc_events(TUNE)[0], bpm=120, program=73)
     back = music21.converter.parse(data, format="midi")
     assert [n.pitch.name for n in back.flatten().notes][:4] == ["A", "D", "A", "F#"]
 
@@ -61,6 +57,5 @@ def test_missing_fluidsynth_library_says_what_to_install(monkeypatch):
     # The library cannot be uninstalled inside a test: hide the binding instead (a stand-in for
     # a machine without libfluidsynth, whose import fails the same way).
     monkeypatch.setitem(__import__("sys").modules, "fluidsynth", None)
-    score, _ = parse_abc(TUNE)
     with pytest.raises(AudioError, match="libfluidsynth3"):
-        synthesize(score, find_soundfont())
+        synthesize_events(*abc_events(TUNE), find_soundfont())

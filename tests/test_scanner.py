@@ -10,11 +10,11 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pytest
+from music21_play import note_events
 
 import tunegen
 from tunegen.runtime.abc import split_bars, split_header, tune_problem
 from tunegen.runtime.abcplay import abc_events
-from tunegen.runtime.render import note_events
 from tunegen.runtime.sampling import sampler
 from tunegen.runtime.score import parse_abc
 from tunegen.runtime.stepping import draw

@@ -111,9 +111,7 @@ class AbcPlan(Plan):
     forms: dict | None = None
 
     def guide(self, index: int = 0) -> FormGuide:
-        guide = FormGuide(self.fixed, self.body, self.parts, self.bars, self.forms)
-        guide.given = sum(len(f"{k}:{v}\n") for k, v in self.fixed.items()) + len(self.body)
-        return guide
+        return FormGuide(self.fixed, self.body, self.parts, self.bars, self.forms)
 
 
 class AbcKind(Kind):

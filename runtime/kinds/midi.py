@@ -112,15 +112,9 @@ class MidiPlan(Plan):
     def guide(self, index: int = 0) -> EventGuide:
         key = self.key(index)
         if key is None:
-            guide = EventGuide(list(self.primer), self.min_bars, self.max_bars, self.max_ticks)
-            guide.given = len(self.primer)
-            return guide
-        primer = self.primer if self.primer else [key.mode]
-        guide = EventGuide(list(primer), self.min_bars, self.max_bars, self.max_ticks,
-                           tonic=REFERENCE[key.mode], mode=key.mode)
-        guide.key = key
-        guide.given = len(primer)
-        return guide
+            return EventGuide(list(self.primer), self.min_bars, self.max_bars, self.max_ticks)
+        return EventGuide(list(self.primer or [key.mode]), self.min_bars, self.max_bars, self.max_ticks,
+                          tonic=REFERENCE[key.mode], mode=key.mode, key=key)
 
 
 class MidiKind(Kind):
@@ -203,7 +197,7 @@ class MidiKind(Kind):
         elif draw.ending != "end":  # stopped by a limit: every note released at the last barline
             cut = guide.now if draw.ending in ("bars", "seconds") else max(guide.barlines, default=guide.now)
             music = replace(music, notes=release_at(music.notes, cut), barlines=[b for b in music.barlines if b < cut])
-        key = getattr(guide, "key", None)
+        key = guide.key
         if key is not None:  # written in C major or A minor: played in its own key
             music = transposed(music, shift_to(REFERENCE[key.mode], key.pc))
         return music

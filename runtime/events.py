@@ -108,9 +108,11 @@ def snap_length(ticks: float, down: bool = False) -> int:
     """The representable length nearest to `ticks` (or the longest not above it)."""
     if ticks <= DURATIONS[0]:
         return DURATIONS[0]
-    if down:
-        return DURATIONS[bisect_right(DURATIONS, ticks) - 1]
-    return min(DURATIONS, key=lambda d: (abs(d - ticks), d))
+    i = bisect_right(DURATIONS, ticks)
+    if down or i == len(DURATIONS) or DURATIONS[i - 1] == ticks:
+        return DURATIONS[i - 1]
+    below, above = DURATIONS[i - 1], DURATIONS[i]
+    return below if ticks - below <= above - ticks else above  # a tie goes to the shorter
 
 
 def keyboard(notes: list[Note]) -> list[Note]:
@@ -161,6 +163,32 @@ def encode(music: Music) -> list[str]:
     return tokens
 
 
+_MEANINGS: dict[str, tuple[str, Any]] = {}
+
+
+def _meaning(tok: str) -> tuple[str, Any]:
+    """What a token says: ("mode", name), ("bar", None), ("ts", meter), ("w", ticks), ("p", pitch),
+    ("d", ticks), ("special", None) for start, end and padding, ("", None) for anything else; kept,
+    as a vocabulary is small."""
+    found = _MEANINGS.get(tok)
+    if found is None:
+        if tok in (START, END, PAD):
+            found = ("special", None)
+        elif tok in MODES:
+            found = ("mode", tok)
+        elif tok == BAR:
+            found = ("bar", None)
+        elif tok.startswith("ts"):
+            found = ("ts", tok[2:])
+        elif tok[:1] in ("w", "p", "d") and tok[1:].isdigit():
+            found = (tok[0], int(tok[1:]))
+        else:
+            found = ("", None)
+        if len(_MEANINGS) < 4096:  # a model's own tokens; a stray one from elsewhere is read again
+            _MEANINGS[tok] = found
+    return found
+
+
 def decode(tokens: list[str]) -> Music:
     """The piece a token sequence describes; stray tokens (a pitch without length) are ignored."""
     notes: list[Note] = []
@@ -168,21 +196,23 @@ def decode(tokens: list[str]) -> Music:
     barlines: list[int] = []
     now, pitch, mode = 0, None, None
     for tok in tokens:
-        if tok in (START, END, PAD):
+        what, value = _meaning(tok)
+        if what == "p":
+            pitch = value
             continue
-        if tok in MODES:
-            mode = tok
-        elif tok == BAR:
+        if what == "d":
+            if pitch is not None:
+                notes.append(Note(now, pitch, value))
+        elif what == "w":
+            now += value
+        elif what == "bar":
             barlines.append(now)
-        elif tok.startswith("ts"):
-            meters.append((now, tok[2:]))
-        elif tok.startswith("w"):
-            now += int(tok[1:])
-        elif tok.startswith("p"):
-            pitch = int(tok[1:])
-            continue
-        elif tok.startswith("d") and pitch is not None:
-            notes.append(Note(now, pitch, int(tok[1:])))
+        elif what == "ts":
+            meters.append((now, value))
+        elif what == "mode":
+            mode = value
+        elif what == "special":
+            continue  # it leaves a pitch waiting for its length
         pitch = None
     return Music(sorted(notes), meters or [(0, "4/4")], barlines,
                  REFERENCE[mode] if mode else None, mode)

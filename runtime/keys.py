@@ -92,17 +92,22 @@ _PROFILES = {
 }
 
 
+# every major key's profile, then every minor key's (row 12 * mode + tonic), centred and scaled to
+# unit length, so that a Pearson correlation with each is one product
+_ROLLED = np.array([np.roll(_PROFILES[m], t) for m in ("major", "minor") for t in range(12)])
+_ROLLED = _ROLLED - _ROLLED.mean(axis=1, keepdims=True)
+_ROLLED /= np.linalg.norm(_ROLLED, axis=1, keepdims=True)
+
+
 def key_fit(weights: np.ndarray, tonic: int, mode: str) -> float:
     """How much better a pitch-class distribution (12 weights, say each pitch class's total
     duration) fits the key (`tonic`, `mode`) than the best other major or minor key: the margin of
     its correlation with the key's profile, as music21's default key analysis weighs them. Below 0
-    a listener hears another key."""
-    mine, others = -2.0, -2.0
-    for m, profile in _PROFILES.items():
-        for t in range(12):
-            r = float(np.corrcoef(weights, np.roll(profile, t))[0, 1])
-            if (t, m) == (tonic % 12, mode):
-                mine = r
-            else:
-                others = max(others, r)
-    return mine - others
+    a listener hears another key; NaN when the weights are all alike (no key at all)."""
+    w = np.asarray(weights, np.float64) - np.mean(weights)
+    size = float(np.linalg.norm(w))
+    if size == 0:
+        return float("nan")
+    r = _ROLLED @ (w / size)
+    mine = 12 * (mode == "minor") + tonic % 12
+    return float(r[mine] - np.delete(r, mine).max())

@@ -19,6 +19,8 @@ class Prepared:
 
 def prepare(logits: np.ndarray, temperature: float, top_k: int, top_p: float) -> list[Prepared]:
     """`Prepared` rows for logits [batch, vocab]: one numpy pass for every row of a batch."""
+    if len(logits) == 1:
+        return [_prepare_row(logits[0], temperature, top_k, top_p)]
     z = logits.astype(np.float64)
     scaled = z / max(temperature, 1e-6) if temperature != 1.0 else z
     if 0 < top_k < z.shape[1]:
@@ -27,7 +29,7 @@ def prepare(logits: np.ndarray, temperature: float, top_k: int, top_p: float) ->
     peak = scaled.max(axis=1, keepdims=True)
     e = np.exp(scaled - peak)
     order = np.argsort(-e, axis=1, kind="stable")
-    ranked = e[0][order[0]][None, :] if len(e) == 1 else np.take_along_axis(e, order, 1)
+    ranked = np.take_along_axis(e, order, 1)
     cum = np.cumsum(ranked, axis=1)
     total = cum[:, -1:]
     kept = ((cum < top_p * total).sum(axis=1) + 1 if top_p < 1.0 else (ranked > 0).sum(axis=1)).tolist()
@@ -38,6 +40,30 @@ def prepare(logits: np.ndarray, temperature: float, top_k: int, top_p: float) ->
         lse = (zpeak + np.log(np.exp(z - zpeak).sum(axis=1, keepdims=True)))[:, 0]
     return [Prepared(order[k], ranked[k], cum[k], min(kept[k], z.shape[1]), float(lse[k]))
             for k in range(len(z))]
+
+
+def _prepare_row(row: np.ndarray, temperature: float, top_k: int, top_p: float) -> Prepared:
+    """`prepare` for one row, the same numbers bit for bit in half the time: a batch of one pays
+    for every numpy call, so this one makes as few as the arithmetic needs."""
+    z = row.astype(np.float64)
+    scaled = z / max(temperature, 1e-6) if temperature != 1.0 else z
+    if 0 < top_k < len(z):
+        kth = np.partition(scaled, -top_k)[-top_k]
+        scaled = np.where(scaled >= kth, scaled, -np.inf)
+    peak = scaled[scaled.argmax()]
+    e = np.exp(scaled - peak)
+    order = (-e).argsort(kind="stable")
+    ranked = e[order]
+    cum = np.add.accumulate(ranked)
+    total = cum[-1]
+    # cum never falls: the count of its entries below a bound is where the bound would go
+    kept = int(cum.searchsorted(top_p * total)) + 1 if top_p < 1.0 else int(np.count_nonzero(ranked))
+    if scaled is z:
+        lse = float(peak + np.log(total))
+    else:
+        zpeak = z[z.argmax()]
+        lse = float(zpeak + np.log(np.add.reduce(np.exp(z - zpeak))))
+    return Prepared(order, ranked, cum, min(kept, len(z)), lse)
 
 
 class Batch:
@@ -65,7 +91,7 @@ def _draw(prep: Prepared, rng: np.random.Generator, allowed) -> int:
         total = cum[-1]
         if total <= 0:
             break
-        j = min(int(np.searchsorted(cum, rng.random() * total, side="right")), kept - 1)
+        j = min(int(cum.searchsorted(rng.random() * total, "right")), kept - 1)
         i = int(order[j])
         if (ranked is None or ranked[j] > 0) and allowed(i):
             return i

@@ -135,3 +135,12 @@ def test_guide_keeps_bars_whole():
 def test_release_at_cuts_notes_at_the_barline():
     notes = [Note(0, 60, 48), Note(40, 62, 20), Note(48, 64, 12)]
     assert release_at(notes, 48) == [Note(0, 60, 48), Note(40, 62, 8)]
+
+
+def test_snap_length_takes_the_nearest_representable_length():
+    from tunegen.runtime.events import DURATIONS, snap_length
+
+    for ticks in [x / 4 for x in range(-8, 1700)]:
+        nearest = min(DURATIONS, key=lambda d: (abs(d - ticks), d))  # a tie to the shorter
+        below = max([d for d in DURATIONS if d <= ticks], default=DURATIONS[0])
+        assert snap_length(ticks) == nearest and snap_length(ticks, down=True) == below, ticks

@@ -3,6 +3,7 @@ form and key controls, and key and meter changes kept in the corpus."""
 
 import re
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -33,6 +34,19 @@ def test_keys_read_as_people_write_them():
     # a key's own signature: F# and C# for D major, F natural for D dorian
     assert signature(parse_key("D"))["F"] == 1 and signature(parse_key("Ddor"))["F"] == 0
     assert key_fit([6, 0, 3, 0, 4, 2, 0, 5, 0, 2, 0, 1], 0, "major") > 0
+
+
+def test_key_fit_is_the_margin_of_pearson_correlations_with_every_key_profile():
+    from tunegen.runtime.keys import _PROFILES
+
+    rng = np.random.default_rng(2)
+    for _ in range(100):
+        weights = rng.integers(0, 40, 12) * (rng.random(12) < 0.7)
+        tonic, mode = int(rng.integers(12)), ("major", "minor")[int(rng.integers(2))]
+        r = {(t, m): np.corrcoef(weights, np.roll(p, t))[0, 1] for m, p in _PROFILES.items() for t in range(12)}
+        mine = r.pop((tonic, mode))
+        assert key_fit(weights, tonic, mode) == pytest.approx(mine - max(r.values()), abs=1e-12)
+    assert np.isnan(key_fit([3] * 12, 0, "major"))  # no key at all
 
 
 def test_pitches_hold_accidentals_to_the_barline():

@@ -10,7 +10,7 @@ from tunegen.runtime.kinds.abc import parse_primer
 from tunegen.runtime.manifest import Manifest
 from tunegen.runtime.model import load_model, resolve
 from tunegen.runtime.piece import Piece
-from tunegen.runtime.sampler import choose, distribution
+from tunegen.runtime.sampler import choose, distribution, prepare
 from tunegen.runtime.sampling import sample
 from tunegen.runtime.score import parse_abc
 
@@ -31,6 +31,20 @@ def test_choose_redraws_refused_choices_and_is_seeded():
     assert set(picks) <= {1, 2} and len(set(picks)) == 2
     assert choose(p, np.random.default_rng(3), lambda i: True) == choose(p, np.random.default_rng(3), lambda i: True)
     assert choose(p, np.random.default_rng(0), lambda i: False) == -1
+
+
+@pytest.mark.parametrize("settings", [(1.0, 0, 0.95), (0.8, 0, 0.95), (1.3, 5, 1.0), (0.5, 40, 0.9)])
+def test_one_row_is_prepared_as_the_same_row_in_a_batch(settings):
+    # a batch of one takes its own, leaner path: the draws must not depend on which was taken
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        logits = (rng.normal(size=(3, 370)) * rng.uniform(0.5, 8)).astype(np.float32)
+        batch = prepare(logits, *settings)
+        for k in range(3):
+            alone = prepare(logits[k:k + 1], *settings)[0]
+            for name in ("order", "ranked", "cum"):
+                assert np.array_equal(getattr(alone, name), getattr(batch[k], name)), name
+            assert (alone.kept, alone.lse) == (batch[k].kept, batch[k].lse)
 
 
 def test_tiny_model_samples_deterministic_tunes(tiny_model):

@@ -211,9 +211,8 @@ class MidiKind(Kind):
         music = piece.content
         if not music.mode:
             return True, piece.mean_logprob
-        weights = np.zeros(12)
-        for n in music.notes:
-            weights[n.pitch % 12] += n.length
+        pcs = np.array([n.pitch % 12 for n in music.notes], np.intp)
+        weights = np.bincount(pcs, [n.length for n in music.notes], 12)
         return key_fit(weights, music.tonic, music.mode) >= KEY_MARGIN, piece.mean_logprob
 
     def describe(self, piece) -> str:

@@ -251,6 +251,34 @@ def scan(text: str, i: int, state: tuple, strict: bool, partial: bool) -> tuple[
     return total, resume
 
 
+_SCANS: dict[tuple, tuple] = {}  # scan_on's memory: a tune's bars are made of few distinct tokens
+_MAX_SCANS = 1 << 15
+
+
+def scan_on(text: str, i: int, state: tuple, partial: bool) -> tuple[int | Fraction, tuple[int, tuple]]:
+    """`scan(text, i, state, strict=True, partial)`, remembered. What scanning does from `i` depends
+    only on the text from there, the character before it (a tie after broken rhythm) and the state
+    less its running total, which it only adds to: the same few notes are read at every position of
+    every bar, and each is scanned once."""
+    total, note_end = state[0], state[6]
+    key = (text[i:], text[i - 1:i], state[1:6], note_end == i, partial)
+    found = _SCANS.get(key)
+    if found is None:
+        start = len(key[1])  # scanned alone: the character before, then the text from i
+        try:
+            got, (at, after) = scan(key[1] + key[0], start, (0, *key[2], start if key[3] else -1), True, partial)
+            found = (got, at - start, after[:6], after[6] - start if after[6] >= start else None)
+        except AbcSyntaxError as e:
+            found = (e,)
+        if len(_SCANS) >= _MAX_SCANS:
+            _SCANS.clear()
+        _SCANS[key] = found
+    if len(found) == 1:
+        raise AbcSyntaxError(str(found[0]))
+    got, at, after, end = found
+    return total + got, (i + at, (total + after[0], *after[1:], -1 if end is None else i + end))
+
+
 def field_ok(name: str, value: str) -> bool:
     """Whether a header field's value is one tunegen can use."""
     if name in FIELD_VALUES:
@@ -398,6 +426,17 @@ class BarGuide:
         self._primed = False
         self._reset_scan()
 
+    @property
+    def target(self) -> Fraction:
+        """The length the bar being written must have, in units."""
+        return self._target_units
+
+    @target.setter
+    def target(self, value: Fraction) -> None:
+        self._target_units = value
+        scaled = value * SCALE  # what the scanner's lengths are compared with
+        self._target = scaled.numerator if scaled.denominator == 1 else scaled
+
     def _reset_scan(self) -> None:
         self._resume: tuple | None = None  # where to scan the bar on from, and the scanner there
         self._resume_at = 0  # the bar's length when `_resume` was taken
@@ -471,10 +510,10 @@ class BarGuide:
             if run not in ("^", "_", "="):  # double signs: the corpus hardly has one
                 return False
         try:
-            units = self._units(self.bar_text + ch, partial=True)
+            scaled = self._scaled(self.bar_text + ch, partial=True)
         except AbcSyntaxError:
             return False
-        return units < self.target if ch in "^_=(" else units <= self.target
+        return scaled < self._target if ch in "^_=(" else scaled <= self._target
 
     def _may_close(self, units: Fraction, ch: str) -> bool:
         """Whether a bar of `units` may be closed by a barline starting with `ch`."""
@@ -497,17 +536,21 @@ class BarGuide:
     def _units(self, text: str, partial: bool) -> Fraction:
         """Strict `bar_units` of the bar so far (`text` is it, or it and one character more),
         scanned on from where its last token starts: O(1) per character, not O(bar)."""
+        return units(self._scaled(text, partial))
+
+    def _scaled(self, text: str, partial: bool) -> int | Fraction:
+        """`_units` in the scanner's own 1/SCALE units (compared as ints, not Fractions)."""
         if self._resume_at != len(self.bar_text):
             start = self._resume or (0, _START)
             try:
-                self._resume = scan(self.bar_text, *start, strict=True, partial=True)[1]
+                self._resume = scan_on(self.bar_text, *start, partial=True)[1]
             except AbcSyntaxError:
                 self._resume = None  # read this bar whole from now on: the old way, always right
                 self._resume_whole = True
             self._resume_at = len(self.bar_text)
         if self._resume_whole or self._resume is None:
-            return bar_units(text, strict=True, partial=partial)
-        return units(scan(text, *self._resume, strict=True, partial=partial)[0])
+            return scan(text, 0, _START, True, partial)[0]
+        return scan_on(text, *self._resume, partial=partial)[0]
 
     def safe_point(self) -> bool:
         """Whether a barline was just written (a safe point to sample again from)."""

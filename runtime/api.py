@@ -126,7 +126,7 @@ class Model:
                             meter=meter, rhythm=rhythm, parts=parts, bars_per_part=bars_per_part)
         plan = self.kind.prepare(self.step, opts, self.bpm)
         rng = np.random.default_rng([opts.seed, 0, 0])
-        for chunk in run_one(self.step, sampler(self.step, opts, rng, plan.guide())):
+        for chunk in run_one(self.step, sampler(self.step, opts, rng, plan.guide(), stream=True)):
             yield from chunk
 
 

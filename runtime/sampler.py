@@ -8,13 +8,14 @@ import numpy as np
 class Prepared:
     """One row's sampling arithmetic, done for a whole batch at once (`prepare`): the choices in
     order of probability after temperature and top-k, their running total, how many top-p keeps,
-    and the log-sum-exp of the logits (a choice's log-probability under the model is its logit
-    less that)."""
+    and, where sampling already made them (temperature 1, no top-k), the logits' peak and the sum
+    of their exponentials less it, of which a choice's log-probability follows (`Tally`)."""
 
-    __slots__ = ("order", "ranked", "cum", "kept", "lse")
+    __slots__ = ("order", "ranked", "cum", "kept", "peak", "total")
 
-    def __init__(self, order, ranked, cum, kept: int, lse: float) -> None:
-        self.order, self.ranked, self.cum, self.kept, self.lse = order, ranked, cum, kept, lse
+    def __init__(self, order, ranked, cum, kept: int, peak=None, total=None) -> None:
+        self.order, self.ranked, self.cum, self.kept = order, ranked, cum, kept
+        self.peak, self.total = peak, total
 
 
 def prepare(logits: np.ndarray, temperature: float, top_k: int, top_p: float) -> list[Prepared]:
@@ -33,12 +34,8 @@ def prepare(logits: np.ndarray, temperature: float, top_k: int, top_p: float) ->
     cum = np.cumsum(ranked, axis=1)
     total = cum[:, -1:]
     kept = ((cum < top_p * total).sum(axis=1) + 1 if top_p < 1.0 else (ranked > 0).sum(axis=1)).tolist()
-    if scaled is z:  # at temperature 1 without top-k the softmax's sum is already known
-        lse = (peak + np.log(total))[:, 0]
-    else:
-        zpeak = z.max(axis=1, keepdims=True)
-        lse = (zpeak + np.log(np.exp(z - zpeak).sum(axis=1, keepdims=True)))[:, 0]
-    return [Prepared(order[k], ranked[k], cum[k], min(kept[k], z.shape[1]), float(lse[k]))
+    plain = scaled is z  # at temperature 1 without top-k the softmax's sum is the model's
+    return [Prepared(order[k], ranked[k], cum[k], min(kept[k], z.shape[1]), *((peak[k, 0], total[k, 0]) if plain else ()))
             for k in range(len(z))]
 
 
@@ -58,12 +55,7 @@ def _prepare_row(row: np.ndarray, temperature: float, top_k: int, top_p: float) 
     total = cum[-1]
     # cum never falls: the count of its entries below a bound is where the bound would go
     kept = int(cum.searchsorted(top_p * total)) + 1 if top_p < 1.0 else int(np.count_nonzero(ranked))
-    if scaled is z:
-        lse = float(peak + np.log(total))
-    else:
-        zpeak = z[z.argmax()]
-        lse = float(zpeak + np.log(np.add.reduce(np.exp(z - zpeak))))
-    return Prepared(order, ranked, cum, min(kept, len(z)), lse)
+    return Prepared(order, ranked, cum, min(kept, len(z)), *((peak, total) if scaled is z else ()))
 
 
 class Batch:
@@ -107,20 +99,75 @@ def _draw(prep: Prepared, rng: np.random.Generator, allowed) -> int:
 
 
 def pick(row: np.ndarray, temperature: float, top_k: int, top_p: float, rng: np.random.Generator,
-         allowed, prepared: Prepared | tuple[Batch, int] | None = None) -> tuple[int, float]:
+         allowed, prepared: Prepared | tuple[Batch, int] | None = None) -> tuple[int, Prepared]:
     """One sampling step: a choice from logits `row` that `allowed` accepts (falling back to the
-    model's own distribution when the filtered choices are all refused), and its log-probability
-    under the model. (-1, 0.0) when nothing is allowed. `prepared` is the row as `prepare` made it
-    for a whole batch, or (the `Batch`, the row's index)."""
+    model's own distribution when the filtered choices are all refused), or -1 when nothing is
+    allowed; and the row's `Prepared`, for the choice's log-probability (`Tally.add`). `prepared`
+    is the row as `prepare` made it for a whole batch, or (the `Batch`, the row's index)."""
     if isinstance(prepared, tuple):
         prepared = prepared[0].row(prepared[1])
     prep = prepared or prepare(row[None, :], temperature, top_k, top_p)[0]
     i = _draw(prep, rng, allowed)
     if i < 0:  # the filtered choices were all refused: take from the model's whole distribution
         i = _draw(prepare(row[None, :], 1.0, 0, 1.0)[0], rng, allowed)
-    if i < 0:
-        return -1, 0.0
-    return i, float(row[i]) - prep.lse
+    return i, prep
+
+
+class Tally:
+    """The sampled tokens' log-probabilities under the model, summed in the order they were drawn.
+    A log-probability is the token's logit less the logits' log-sum-exp; where sampling did not
+    already make that sum, it is made for many steps in one numpy pass (the same numbers as one
+    by one) rather than at every step, which would cost a batch of one about as much as its draw.
+    With `undo`, `back` returns to the last `mark`."""
+
+    __slots__ = ("sum", "undo", "_waiting", "_plain")
+    MOST = 256  # steps left waiting at most where nothing is undone (a long piece's logits are not all held)
+
+    def __init__(self, undo: bool = False) -> None:
+        self.sum, self.undo = 0.0, undo
+        # (logit, peak, sum) where sampling made the sum (`_plain`), else (row, choice)
+        self._waiting: list[tuple] = []
+        self._plain = True
+
+    def add(self, row: np.ndarray, i: int, prep: Prepared) -> None:
+        plain = prep.total is not None
+        if self._waiting and (plain != self._plain or not self.undo and len(self._waiting) >= self.MOST):
+            self._settle()
+        self._plain = plain
+        self._waiting.append((float(row[i]), prep.peak, prep.total) if plain else (row, i))
+
+    def _settle(self) -> None:
+        waiting = self._waiting
+        if not waiting:
+            return
+        if self._plain:
+            logit, peak, total = (np.array(x) for x in zip(*waiting, strict=True))
+            lse = peak + np.log(total)
+        else:
+            z = np.stack([row for row, _ in waiting]).astype(np.float64)
+            zpeak = z.max(axis=1, keepdims=True)
+            lse = (zpeak + np.log(np.exp(z - zpeak).sum(axis=1, keepdims=True)))[:, 0]
+            logit = z[np.arange(len(z)), [i for _, i in waiting]]
+        for lp in (logit - lse).tolist():
+            self.sum += lp
+        waiting.clear()
+
+    def mark(self) -> tuple:
+        """Where the tally stands, for `back`; what waits is summed first when it has grown long
+        (nothing before the last mark is undone)."""
+        if len(self._waiting) >= self.MOST:
+            self._settle()
+        return self.sum, len(self._waiting)
+
+    def back(self, mark: tuple) -> None:
+        """Forget what was added since `mark`."""
+        self.sum, n = mark
+        del self._waiting[n:]
+
+    def total(self) -> float:
+        """The sum of every log-probability added."""
+        self._settle()
+        return self.sum
 
 
 def distribution(logits: np.ndarray, temperature: float = 1.0, top_k: int = 0,
@@ -139,4 +186,4 @@ def choose(p: np.ndarray, rng: np.random.Generator, allowed) -> int:
     order = np.argsort(-p, kind="stable")
     ranked = np.asarray(p, np.float64)[order]
     kept = int(np.count_nonzero(ranked))
-    return _draw(Prepared(order, ranked, np.cumsum(ranked), kept, 0.0), rng, allowed) if kept else -1
+    return _draw(Prepared(order, ranked, np.cumsum(ranked), kept), rng, allowed) if kept else -1

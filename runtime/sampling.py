@@ -17,7 +17,7 @@ import numpy as np
 from .errors import TunegenError
 from .model import StepModel
 from .options import MAX_ATTEMPTS, Options
-from .sampler import pick
+from .sampler import Tally, pick
 from .stepping import StepRequest, draw
 
 
@@ -63,22 +63,16 @@ class Draw:
     guide: Any = None  # as it stood at the end
 
 
-def sampler(model: StepModel, opts: Options, rng: np.random.Generator,
-            guide: Guide) -> Generator[Any, Any, Draw]:
-    """The sampling loop as a coroutine (see `stepping`): it asks for model steps and yields the
-    piece's tokens in chunks as they become final; returns the Draw."""
+def sampler(model: StepModel, opts: Options, rng: np.random.Generator, guide: Guide,
+            stream: bool = False) -> Generator[Any, Any, Draw]:
+    """The sampling loop as a coroutine (see `stepping`): it asks for model steps and returns the
+    Draw; with `stream` it also yields the piece's tokens in chunks as they become final."""
     vocab = model.manifest.vocab
-    tokens, end = vocab.tokens, vocab.end
+    tokens, end, index = vocab.tokens, vocab.end, vocab.index
     how = (opts.temperature, opts.top_k, opts.top_p)
     logits, state, prepared = yield StepRequest(vocab.start, model.zero_state(), how)
     out: list[str] = []
-    logp, sampled = 0.0, 0
-
-    def feed(toks: Sequence[str]):
-        for tok in toks:
-            guide.push(tok)
-            out.append(tok)
-            yield StepRequest(vocab.index(tok), state, how)
+    tally, sampled = Tally(undo=guide.max_backoffs > 0), 0
 
     def allowed(i: int) -> bool:
         return guide.can_end() if i == end else i > 2 and guide.allows(tokens[i])
@@ -86,46 +80,61 @@ def sampler(model: StepModel, opts: Options, rng: np.random.Generator,
     saved = None  # the piece as it stood at its last safe point, to back off to from a dead end
     retries = emitted = 0
     most = opts.max_length + guide.given  # a primer's tokens are not the model's
+    backoffs = guide.max_backoffs
     while len(out) < most:
         forced = guide.forced()
         if forced:
             ending = guide.limit(forced[0])
             if ending:
                 break
-            for request in feed(forced):
-                logits, state, prepared = yield request
+            for tok in forced:
+                guide.push(tok)
+                out.append(tok)
+                logits, state, prepared = yield StepRequest(index(tok), state, how)
             continue
-        if guide.safe_point() and (saved is None or saved[0] != len(out)):
-            if guide.max_backoffs:
-                saved = (len(out), logits, list(state), copy.copy(guide), logp, sampled, prepared)
-            yield out[emitted:]
-            emitted = len(out)
-        i, lp = pick(logits[0], opts.temperature, opts.top_k, opts.top_p, rng, allowed, prepared)
+        if (backoffs or stream) and guide.safe_point() and (saved is None or saved[0] != len(out)):
+            if backoffs:
+                saved = (len(out), logits, list(state), copy.copy(guide), tally.mark(), sampled, prepared)
+            if stream:
+                yield out[emitted:]
+                emitted = len(out)
+        row = logits[0]
+        i, prep = pick(row, opts.temperature, opts.top_k, opts.top_p, rng, allowed, prepared)
         if i < 0:
-            if saved is None or retries >= guide.max_backoffs:
+            if saved is None or retries >= backoffs:
                 ending = "stuck"
                 break
             # nothing can follow: sample again from the last safe point
             retries += 1
-            n, logits, state, guide, logp, sampled, prepared = saved
+            n, logits, state, guide, mark, sampled, prepared = saved
             state, guide = list(state), copy.copy(guide)
+            tally.back(mark)
             del out[n:]
             continue
-        logp += lp
+        tally.add(row, i, prep)
         sampled += 1
         if i == end:
             ending = "end"
             break
-        expanded = guide.expand(tokens[i])
+        tok = tokens[i]
+        expanded = guide.expand(tok)
         ending = guide.limit(expanded[0])
         if ending:
             break
-        for request in feed(expanded):
-            logits, state, prepared = yield request
+        if len(expanded) == 1 and expanded[0] == tok:  # what the model chose stands for itself
+            guide.push(tok)
+            out.append(tok)
+            logits, state, prepared = yield StepRequest(i, state, how)
+            continue
+        for tok in expanded:
+            guide.push(tok)
+            out.append(tok)
+            logits, state, prepared = yield StepRequest(index(tok), state, how)
     else:
         ending = "length"
-    yield out[emitted:]
-    return Draw(out, sampled, logp / max(sampled, 1), ending, guide)
+    if stream:
+        yield out[emitted:]
+    return Draw(out, sampled, tally.total() / max(sampled, 1), ending, guide)
 
 
 def sample(model: StepModel, opts: Options, make_guide: Callable[[int], Guide],

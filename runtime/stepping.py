@@ -17,7 +17,7 @@ from .model import StepModel
 from .sampler import Batch
 
 
-@dataclass
+@dataclass(slots=True)
 class StepRequest:
     """One token for the model, with the state it continues from, and how the sampler will draw
     from the logits (temperature, top-k, top-p) so that the draw's arithmetic is done for a whole
@@ -46,8 +46,8 @@ def run_one(model: StepModel, sampler: Generator) -> Generator[Any, None, Any]:
         except StopIteration as done:
             return done.value
         if isinstance(request, StepRequest):
-            logits, state = model.step(np.array([request.token]), request.state)
-            reply = logits, state, _prepared(logits, [request])[0]
+            logits, state = model.step([request.token], request.state)
+            reply = logits, state, (Batch(logits, request.sampling), 0) if request.sampling else None
         else:
             reply = None
             yield request

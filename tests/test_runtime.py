@@ -10,7 +10,7 @@ from tunegen.runtime.kinds.abc import parse_primer
 from tunegen.runtime.manifest import Manifest
 from tunegen.runtime.model import load_model, resolve
 from tunegen.runtime.piece import Piece
-from tunegen.runtime.sampler import choose, distribution, prepare
+from tunegen.runtime.sampler import Tally, choose, distribution, prepare
 from tunegen.runtime.sampling import sample
 from tunegen.runtime.score import parse_abc
 
@@ -44,7 +44,30 @@ def test_one_row_is_prepared_as_the_same_row_in_a_batch(settings):
             alone = prepare(logits[k:k + 1], *settings)[0]
             for name in ("order", "ranked", "cum"):
                 assert np.array_equal(getattr(alone, name), getattr(batch[k], name)), name
-            assert (alone.kept, alone.lse) == (batch[k].kept, batch[k].lse)
+            assert (alone.kept, alone.peak, alone.total) == (batch[k].kept, batch[k].peak, batch[k].total)
+
+
+@pytest.mark.parametrize("settings", [(1.0, 0, 0.95), (0.8, 0, 0.95)])
+def test_a_tally_sums_what_each_step_would_have_summed_and_backs_off(settings):
+    rng = np.random.default_rng(5)
+    tally, expect = Tally(undo=True), 0.0
+    mark = None
+    for step in range(700):
+        row = (rng.normal(size=120) * 4).astype(np.float32)
+        prep, i = prepare(row[None, :], *settings)[0], int(rng.integers(120))
+        tally.add(row, i, prep)
+        z = row.astype(np.float64)
+        if prep.total is not None:  # the sum the draw made
+            lse = float(prep.peak + np.log(prep.total))
+        else:
+            lse = float(z.max() + np.log(np.add.reduce(np.exp(z - z.max()))))
+        expect += float(z[i]) - lse
+        if step % 97 == 0:
+            mark, at = tally.mark(), expect
+        if step % 97 == 40:  # a dead end: back to the mark
+            tally.back(mark)
+            expect = at
+    assert tally.total() == expect
 
 
 def test_tiny_model_samples_deterministic_tunes(tiny_model):

@@ -30,8 +30,8 @@ def prepare(logits: np.ndarray, temperature: float, top_k: int, top_p: float) ->
     peak = scaled.max(axis=1, keepdims=True)
     e = np.exp(scaled - peak)
     order = np.argsort(-e, axis=1, kind="stable")
-    ranked = np.take_along_axis(e, order, 1)
-    cum = np.cumsum(ranked, axis=1)
+    ranked = e[np.arange(len(e))[:, None], order]
+    cum = np.add.accumulate(ranked, axis=1)
     total = cum[:, -1:]
     kept = ((cum < top_p * total).sum(axis=1) + 1 if top_p < 1.0 else (ranked > 0).sum(axis=1)).tolist()
     plain = scaled is z  # at temperature 1 without top-k the softmax's sum is the model's

@@ -111,3 +111,26 @@ def key_fit(weights: np.ndarray, tonic: int, mode: str) -> float:
     r = _ROLLED @ (w / size)
     mine = 12 * (mode == "minor") + tonic % 12
     return float(r[mine] - np.delete(r, mine).max())
+
+
+def strongest_key(weights) -> tuple[int, str]:
+    """(tonic pitch class, mode) of the major or minor key whose profile a pitch-class distribution
+    fits best: music21's default key analysis."""
+    k = int(np.argmax(_ROLLED @ (np.asarray(weights, np.float64) - np.mean(weights))))
+    return k % 12, ("major", "minor")[k // 12]
+
+
+def piece_key(found: tuple[int, str], sharps: int | None, bass: int) -> tuple[int, str]:
+    """(tonic pitch class, "major" or "minor") of a piece: of the two keys its key signature (of
+    `sharps`, flats below 0; else the key `found` by analysis and its relative) names, the one
+    whose tonic its final bass note is, else the one in the mode the analysis hears."""
+    if sharps is not None:
+        major = 7 * sharps % 12
+        pair = [(major, "major"), ((major + 9) % 12, "minor")]
+    else:
+        relative = ((found[0] + 9) % 12, "minor") if found[1] == "major" else ((found[0] + 3) % 12, "major")
+        pair = [found, relative]
+    chosen = next((k for k in pair if k[0] == bass), None)
+    if chosen is None:  # a modal or open ending: the mode the analysis hears
+        chosen = next((k for k in pair if k[1] == found[1]), pair[0])
+    return chosen

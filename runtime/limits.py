@@ -22,11 +22,11 @@ MAX_SECONDS = 3600.0  # a MIDI piece's length in seconds
 MAX_TEMPERATURE = 10.0  # far past where sampling is noise
 MAX_SEED = 2**63 - 1
 MAX_PRIMER_CHARS = 24000  # an ABC primer: about 2,000 bars, far more than a tune's opening
-# a MIDI or score primer file is read whole though only its opening bars are used: bytes by suffix
-# (16 KB of MIDI is about 2,000 notes, read in about 4 s on a laptop core)
-MAX_PRIMER_BYTES = {".mid": 16 << 10, ".midi": 16 << 10, ".mxl": 64 << 10}
+# a primer file's bytes by suffix: a MIDI file is read only as far as its opening bars (a long
+# orchestral file is under 1 MB); a score is read whole by music21, though only its opening is used
+MAX_PRIMER_BYTES = {".mid": 4 << 20, ".midi": 4 << 20, ".mxl": 64 << 10}
 MAX_PRIMER_SCORE_BYTES = 512 << 10  # MusicXML, Humdrum and the other text formats
-# a MIDI primer's length by its own event times (music21 fills every gap with rests, and a file
+# a MIDI primer's opening by its own event times (music21 fills every gap with rests, and a file
 # of 1 KB can claim to last a year) and notes
 MAX_PRIMER_QUARTERS = 2000
 MAX_PRIMER_NOTES = 2000

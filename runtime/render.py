@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import AudioError
+from .midiscan import varlen_bytes
 from .quiet import native_stderr
 
 SAMPLE_RATE = 44100
@@ -126,11 +127,7 @@ def events_midi(events, bpm: float, program: int = 0, ticks: int = 480, meter: s
     track = bytearray()
 
     def put(delta: int, data: bytes) -> None:
-        var = [delta & 0x7F]
-        while delta > 0x7F:
-            delta >>= 7
-            var.insert(0, (delta & 0x7F) | 0x80)
-        track.extend(bytes(var) + data)
+        track.extend(varlen_bytes(delta) + data)
 
     put(0, b"\xff\x51\x03" + int(60_000_000 / bpm).to_bytes(3, "big"))
     if meter:

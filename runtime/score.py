@@ -65,23 +65,18 @@ def _articulated(n, length: int) -> int:
 
 
 def _key(score, notes) -> tuple[int, str]:
-    """(tonic pitch class, "major" or "minor") of a score: of the two keys its key signature (or
-    else music21's key analysis and its relative) names, the one whose tonic the final bass note is,
-    else the one in the mode the analysis hears."""
+    """(tonic pitch class, "major" or "minor") of a score, by `keys.piece_key` from its key
+    signature, music21's key analysis and its final bass note."""
     from music21 import key
+
+    from .keys import piece_key
 
     found = score.analyze("key")
     signature = next(iter(score.recurse().getElementsByClass(key.KeySignature)), None)
-    if signature is not None:
-        pair = [signature.asKey("major"), signature.asKey("minor")]
-    else:
-        pair = [found, found.relative]
     last = max(n.start for n in notes)
     bass = min(n.pitch for n in notes if n.start == last) % 12
-    chosen = next((k for k in pair if k.tonic.pitchClass == bass), None)
-    if chosen is None:  # a modal or open ending: the mode the analysis hears
-        chosen = next((k for k in pair if k.mode == found.mode), pair[0])
-    return chosen.tonic.pitchClass, chosen.mode if chosen.mode in ("major", "minor") else "major"
+    mode = found.mode if found.mode in ("major", "minor") else "major"
+    return piece_key((found.tonic.pitchClass, mode), None if signature is None else signature.sharps, bass)
 
 
 def score_music(score):

@@ -86,6 +86,43 @@ def test_length_in_seconds_ends_at_a_barline(tiny):
     assert piece.seconds > 0
 
 
+def test_a_midi_primer_is_read_only_as_far_as_its_opening(midi_corpus):
+    """music21 reads the opening bars cut out of a MIDI file as it reads them in the whole file,
+    and the key is still the whole piece's."""
+    from tunegen.runtime.events import release_at
+    from tunegen.runtime.kinds.midi import primer_music
+    from tunegen.runtime.midiscan import opening
+    from tunegen.runtime.score import read_music
+
+    files = sorted(midi_corpus.glob("bwv*.mid"))
+    assert len(files) >= 4
+    for path in files:
+        whole = read_music(path)
+        cut = whole.barlines[4] if len(whole.barlines) > 4 else whole.length
+        music, at = primer_music(path)
+        assert at == cut and music.notes == release_at(whole.notes, cut), path.name
+        assert music.barlines == [b for b in whole.barlines if b < cut] and music.meters[0] == whole.meters[0]
+        assert (music.tonic, music.mode) == (whole.tonic, whole.mode), path.name
+        assert len(opening(path.read_bytes(), 5)) < len(path.read_bytes())
+
+
+def test_a_long_midi_primer_is_continued(tiny, tmp_path):
+    from tunegen.runtime.events import Music, Note
+    from tunegen.runtime.kinds.midi import primer_music
+    from tunegen.runtime.midiscan import opening, scan
+    from tunegen.runtime.render import events_midi, music_events
+
+    chords = [(48, 64, 67, 72), (53, 65, 69, 72), (55, 62, 67, 71), (48, 64, 67, 72)]
+    notes = [Note(12 * (n // 4), chords[(n // 4) % 4][n % 4], 12) for n in range(5000)]
+    path = tmp_path / "long.mid"
+    path.write_bytes(events_midi(music_events(Music(notes, [(0, "4/4")], [], 0, "major"))[0], 100, meter="4/4"))
+    assert scan(path.read_bytes())[1] == 5000
+    assert scan(opening(path.read_bytes(), 5))[1] == 5 * 4 * 4  # five bars of a chord a beat
+    music, cut = primer_music(path)
+    assert cut == 4 * 4 * GRID and len(music.notes) == 4 * 4 * 4 and (music.tonic, music.mode) == (0, "major")
+    assert tiny.generate(seed=2, primer=path, bars=8).primer_notes == 64
+
+
 def test_primer_opening_is_continued(tiny, midi_corpus):
     primer = sorted((midi_corpus / "xml").iterdir())[0]
     from tunegen.runtime.kinds.midi import primer_music, primer_tokens

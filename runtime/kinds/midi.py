@@ -25,9 +25,9 @@ from ..events import (
     shift_to,
     transposed,
 )
-from ..keys import Key, key_fit, key_named, parse_key
+from ..keys import Key, key_fit, key_named, parse_key, piece_key, strongest_key
 from ..limits import MAX_PRIMER_BYTES, MAX_PRIMER_NOTES, MAX_PRIMER_QUARTERS, MAX_PRIMER_SCORE_BYTES
-from ..midiscan import BadMidi, scan
+from ..midiscan import BadMidi, opening, pitch_summary, scan
 from .base import Kind, Plan
 
 MIN_NOTES = 8  # fewer is no piece; it is drawn again
@@ -50,19 +50,11 @@ def primer_music(path: str | Path, bars: int = PRIMER_BARS) -> tuple[Music, int]
     if size > most:
         raise PrimerError(f"primer {path} is {size >> 10} KB, more than the {most >> 10} KB a primer file may "
                           f"be; only its opening {bars} bars are used, so give a file of those")
-    if path.suffix.lower() in (".mid", ".midi"):
-        try:
-            quarters, notes = scan(path.read_bytes())
-        except BadMidi as e:
-            raise PrimerError(f"primer {path} is not a MIDI file tunegen can read ({e})") from None
-        except OSError as e:
-            raise PrimerError(f"primer {path} cannot be read ({e.strerror or e})") from None
-        if quarters > MAX_PRIMER_QUARTERS or notes > MAX_PRIMER_NOTES:
-            raise PrimerError(f"primer {path} lasts {quarters:.0f} quarter notes with {notes} notes, more than "
-                              f"a primer may ({MAX_PRIMER_QUARTERS} quarters, {MAX_PRIMER_NOTES} notes); only "
-                              f"its opening {bars} bars are used, so give a file of those")
     try:
-        music = read_music(path)
+        if path.suffix.lower() in (".mid", ".midi"):
+            music = _midi_opening(path, bars)
+        else:
+            music = read_music(path)
     except NotMusic as e:
         raise PrimerError(f"primer {path} cannot be used: {e}") from None
     meter = music.meters[0][1]
@@ -74,6 +66,36 @@ def primer_music(path: str | Path, bars: int = PRIMER_BARS) -> tuple[Music, int]
     if not opening.notes:
         raise PrimerError(f"primer {path} has no notes in its opening {bars} bars")
     return opening, cut
+
+
+def _midi_opening(path: Path, bars: int) -> Music:
+    """A MIDI primer's opening `bars` bars and one more (so that where they end is known), read by
+    music21 from a file of those alone: a long piece is read no further than its opening."""
+    import tempfile
+
+    from ..score import read_music
+
+    try:
+        whole = path.read_bytes()
+        data = opening(whole, bars + 1)
+        quarters, notes = scan(data)
+    except BadMidi as e:
+        raise PrimerError(f"primer {path} is not a MIDI file tunegen can read ({e})") from None
+    except OSError as e:
+        raise PrimerError(f"primer {path} cannot be read ({e.strerror or e})") from None
+    if quarters > MAX_PRIMER_QUARTERS or notes > MAX_PRIMER_NOTES:
+        raise PrimerError(f"primer {path} has {notes} notes in {quarters:.0f} quarter notes in its opening "
+                          f"{bars} bars, more than a primer may ({MAX_PRIMER_NOTES} notes, {MAX_PRIMER_QUARTERS} "
+                          "quarters); give a file whose opening a pianist could play")
+    with tempfile.TemporaryDirectory(prefix="tunegen-primer-") as tmp:
+        cut = Path(tmp) / "opening.mid"
+        cut.write_bytes(data)
+        music = read_music(cut)
+    weights, bass, sharps = pitch_summary(whole)  # the key is the whole piece's, as it is heard
+    if bass is None:
+        return music
+    tonic, mode = piece_key(strongest_key(weights), sharps, bass)
+    return replace(music, tonic=tonic, mode=mode)
 
 
 def primer_tokens(opening: Music, cut: int, modes: bool) -> list[str]:

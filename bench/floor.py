@@ -2,6 +2,10 @@
 state), the whole `generate` per token, their ratio, and where the rest goes (guide, sampling,
 validation, other), measured warm through the Python API in one run.
 
+The bare step is timed just before each generate (a shared machine runs faster and slower for
+seconds at a time, and a ratio of two figures taken apart would measure that): the ratio is the
+median of the per-seed ratios.
+
 Run: .venv/bin/python bench/floor.py [--seeds 15]
 Last line: `overhead_vs_step: <the larger of the two ratios>`.
 """
@@ -25,7 +29,7 @@ PARTS = (("step", ("runtime/model.py", "interpreter.py", "_pywrap")),
          ("validation", ("runtime/score.py", "music21", "runtime/kinds/")))
 
 
-def bare_step(step, tokens: int = 400, runs: int = 7) -> float:
+def bare_step(step, tokens: int = 200, runs: int = 3) -> float:
     """Median seconds per step of the graph alone, feeding back its likeliest token."""
     out = []
     for _ in range(runs):
@@ -66,15 +70,18 @@ def main() -> None:
     for name in ("folk", "piano"):
         model = tunegen.load(name)
         model.generate(seed=0)
-        bare = bare_step(model.step)
-        per = []
+        bares, per, each = [], [], []
         for s in range(1, args.seeds + 1):
+            bare = bare_step(model.step)
             t = time.perf_counter()
             piece = model.generate(seed=s)
             per.append((time.perf_counter() - t) / len(piece.tokens))
-        ratios[name] = statistics.median(per) / bare
+            bares.append(bare)
+            each.append(per[-1] / bare)
+        ratios[name] = statistics.median(each)
         split = ", ".join(f"{p} {v:.0%}" for p, v in shares(model, range(1, 6)).items())
-        print(f"{name:<6} {bare * 1e6:>8.0f} µs {statistics.median(per) * 1e6:>12.0f} µs {ratios[name]:>6.2f}   {split}")
+        print(f"{name:<6} {statistics.median(bares) * 1e6:>8.0f} µs {statistics.median(per) * 1e6:>12.0f} µs "
+              f"{ratios[name]:>6.2f}   {split}")
     print(f"overhead_vs_step: {max(ratios.values()):.2f}")
 
 

@@ -23,8 +23,6 @@ _TUPLET = re.compile(r"\((\d)")
 _CHORD_NOTE = r"[\^_=]{0,2}[A-Ga-g][',]{0,3}(?:\d{1,2})?(?:/{1,2}\d{0,2})?"
 _CHORD_NOTES = re.compile(f"(?:{_CHORD_NOTE})+")
 _OPEN_CHORD = re.compile(f"\\[(?:{_CHORD_NOTE}){{0,3}}[\\^_=]*")  # at most four notes
-_OPEN_TUPLET = re.compile(r"\(\d$")
-_SIGNS = re.compile(r"[\^_=]*$")
 _OPEN_FIELD = re.compile(r"\[[KM](:[^\]]*)?$")
 _METER_FIELD = re.compile(r"\[M:([^\]]*)\]")
 _NOTES_AFTER = re.compile(r"\[[^\]]*\]|[A-Ga-gzx]")
@@ -49,6 +47,14 @@ def _open_tuplet(bar: str) -> bool:
         return False
     m = _TUPLET.match(bar, start)
     return bool(m) and len(_NOTES_AFTER.findall(bar, m.end())) < int(m.group(1))
+
+
+def _trailing_signs(text: str) -> str:
+    """The accidentals that end `text` (waiting for their note)."""
+    k = len(text)
+    while k and text[k - 1] in "^_=":
+        k -= 1
+    return text[k:]
 
 
 class AbcSyntaxError(ValueError):
@@ -494,8 +500,8 @@ class BarGuide:
             prev = self.bar_text[-1:] or ("|" if self._barline else "\n")
             if prev in " \n" or (ch == "\n" and self.bars == 0 and not self.bar_text):
                 return False
-            if _OPEN_TUPLET.search(self.bar_text):
-                return False
+            if self.bar_text[-2:-1] == "(" and self.bar_text[-1:].isdigit():
+                return False  # a tuplet's notes follow it at once
         elif ch in _BARLINE_CHARS:
             try:
                 units = self._units(self.bar_text, partial=False)
@@ -503,10 +509,10 @@ class BarGuide:
                 return False
             return (units > 0 and not _open_tuplet(self.bar_text) and self.bar_text.rstrip()[-1:] not in "<>"
                     and self._may_close(units, ch))
-        if ch in "zx" and _SIGNS.search(self.bar_text).group(0):
+        if ch in "zx" and self.bar_text[-1:] in ("^", "_", "="):
             return False  # a sign belongs to a note, not a rest
         if ch in "^_=":  # a sign (or a tuplet) needs a note after it, and room in the bar for one
-            run = _SIGNS.search(self.bar_text).group(0) + ch
+            run = _trailing_signs(self.bar_text) + ch
             if run not in ("^", "_", "="):  # double signs: the corpus hardly has one
                 return False
         try:
@@ -594,7 +600,7 @@ class BarGuide:
                 return
             done, self._barline = self._barline, None
             self._barline_done(done)
-        if ch in _BARLINE_CHARS and not _OPEN_FIELD.search(self.bar_text):
+        if ch in _BARLINE_CHARS and not ("[" in self.bar_text and _OPEN_FIELD.search(self.bar_text)):
             self._close_bar()
             self._barline = ch
             return

@@ -341,7 +341,7 @@ class FormGuide(BarGuide):
             return True
         text = self.bar_text + ch
         try:
-            fills = self._units(text, partial=False) >= self.target
+            fills = self._scaled(text, partial=False) >= self._target
         except AbcSyntaxError:
             return True
         if not fills:

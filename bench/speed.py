@@ -1,7 +1,9 @@
 """Generation speed: the seeds' loops against tunegen's runtime, on the seeds' architecture.
 
 Seeds 000/004 build Embedding(83, 256) -> LSTM(1024, stateful) -> Dense(83) with batch size 1 and
-generate by calling the Keras model once per character, then drawing with tf.random.categorical.
+generate by calling the Keras model once per character, then drawing with tf.random.categorical
+(also built with the shipped folk model's architecture, against which whole tunes of the shipped model
+are timed: the end-to-end line).
 Seeds 001/002 call `model.predict` on the whole window of the last 100 tokens for every new token
 (a stateless model of the same size here, argmax as they do).
 tunegen steps a dynamic-int8 single-step TFLite graph of the same architecture and samples with
@@ -31,15 +33,17 @@ import numpy as np  # noqa: E402
 VOCAB, EMBED, UNITS = 83, 256, 1024
 
 
-def seed_model():
+def seed_model(vocab: int = VOCAB, embed: int = EMBED, layers: tuple[int, ...] = (UNITS,)):
+    """The seeds' stateful model (batch 1, called per character); by default their architecture."""
     import keras
 
     keras.utils.set_random_seed(0)
     tokens = keras.Input(batch_shape=(1, None), dtype="int32")
-    x = keras.layers.Embedding(VOCAB, EMBED, name="embedding")(tokens)
-    x = keras.layers.LSTM(UNITS, return_sequences=True, stateful=True, name="lstm0",
-                          recurrent_initializer="glorot_uniform")(x)
-    return keras.Model(tokens, keras.layers.Dense(VOCAB, name="logits")(x))
+    x = keras.layers.Embedding(vocab, embed, name="embedding")(tokens)
+    for i, units in enumerate(layers):
+        x = keras.layers.LSTM(units, return_sequences=True, stateful=True, name=f"lstm{i}",
+                              recurrent_initializer="glorot_uniform")(x)
+    return keras.Model(tokens, keras.layers.Dense(vocab, name="logits")(x))
 
 
 def seed_loop_ms(model, n: int) -> float:
@@ -125,6 +129,33 @@ def end_to_end_ms(step, seeds: int = 5) -> float:
     return statistics.median(per)
 
 
+def shipped_ms(seeds: int = 10) -> tuple[float, float]:
+    """ms per character of the seeds' stateful loop on the shipped folk model's architecture, and of
+    whole tunes from the shipped folk model through `generate` (guide and validation included)."""
+    import tunegen
+
+    folk = tunegen.load("folk")
+    m = folk.manifest
+    keras_model = seed_model(len(m.vocabulary), m.embedding, tuple(m.layers))
+    keras_model(np.array([[5]], np.int32))
+    seed = statistics.median(seed_loop_ms(keras_model, 60) for _ in range(3))
+    folk.generate(seed=0)
+    per = []
+    for s in range(1, seeds + 1):
+        t = time.perf_counter()
+        piece = folk.generate(seed=s)
+        per.append((time.perf_counter() - t) / len(piece.tokens) * 1e3)
+    return seed, statistics.median(per)
+
+
+def folk_shape() -> str:
+    from tunegen.runtime.manifest import Manifest
+    from tunegen.runtime.model import resolve
+
+    m = Manifest.load(resolve("folk"))
+    return f"{m.embedding} + LSTM {' x '.join(map(str, m.layers))}, vocabulary {len(m.vocabulary)}"
+
+
 def cold_generate(runs: int = 3) -> tuple[float, float]:
     """Median wall seconds and peak RSS (MB) of `tunegen generate --out x.wav` from a cold process."""
     exe = Path(sys.executable).parent / "tunegen"
@@ -153,19 +184,26 @@ def main() -> None:
     wmodel = window_model()
     window_loop_ms(wmodel, 3)
     window_ms = statistics.median(window_loop_ms(wmodel, 10) for _ in range(3))
+    shipped_seed_ms, shipped_ms_ = shipped_ms()
     wall, rss = cold_generate()
     print(f"architecture: Embedding {EMBED} + LSTM {UNITS}, vocabulary {VOCAB}")
     print(f"{'loop':44s} {'ms/token':>9s} {'tokens/s':>9s}")
     print(f"{'seeds 001/002: predict over a 100-window':44s} {window_ms:9.3f} {1e3 / window_ms:9.0f}")
     print(f"{'seeds 000/004: stateful Keras model per char':44s} {seed_ms:9.3f} {1e3 / seed_ms:9.0f}")
     print(f"{'tunegen: int8 step graph + numpy sampling':44s} {loop_ms:9.3f} {1e3 / loop_ms:9.0f}")
-    print(f"{'tunegen: the same, whole tunes (guide included)':44s} {rt_ms:9.3f} {1e3 / rt_ms:9.0f}")
+    print(f"{'tunegen: the same, whole tunes (guide included)':44s} {rt_ms:9.3f} {1e3 / rt_ms:9.0f}"
+          "   (random weights: the guide refuses most of what they propose)")
+    print(f"the shipped folk model's architecture (Embedding {folk_shape()}):")
+    print(f"{'seeds 000/004: stateful Keras model per char':44s} {shipped_seed_ms:9.3f} {1e3 / shipped_seed_ms:9.0f}")
+    print(f"{'tunegen: the shipped model, whole tunes':44s} {shipped_ms_:9.3f} {1e3 / shipped_ms_:9.0f}"
+          "   (generate: step, sampling, form guide, validation)")
     print(f"int8 step graph size: {size / 1e6:.2f} MB")
     print(f"cold 'tunegen generate --out x.wav' (shipped folk model, median of 3): {wall:.2f} s, "
           f"peak RSS {rss:.0f} MB (targets: <= 2 s, <= 200 MB)")
     print(f"tunegen vs the window-predict loop: {window_ms / loop_ms:.0f}x (target >= 500x); "
           f"vs the stateful loop: {seed_ms / loop_ms:.0f}x, whole tunes {seed_ms / rt_ms:.0f}x")
-    print(f"speedup_end_to_end: {seed_ms / rt_ms:.1f}  (whole tunes, the form guide included)")
+    print(f"speedup_end_to_end: {shipped_seed_ms / shipped_ms_:.1f}  (whole tunes of the shipped folk model against "
+          f"the seeds' loop on its architecture; on the seeds' own architecture with random weights {seed_ms / rt_ms:.1f})")
     print(f"speedup_vs_seed_loop: {seed_ms / loop_ms:.1f}")
 
 

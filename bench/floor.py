@@ -6,6 +6,8 @@ The bare step is timed just before each generate (a shared machine runs faster a
 seconds at a time, and a ratio of two figures taken apart would measure that): the ratio is the
 median of the per-seed ratios.
 
+Also `--candidates 8` against one draw, beside what a batch-8 step costs the model alone.
+
 Run: .venv/bin/python bench/floor.py [--seeds 15]
 Last line: `overhead_vs_step: <the larger of the two ratios>`.
 """
@@ -40,6 +42,30 @@ def bare_step(step, tokens: int = 200, runs: int = 3) -> float:
             tok = np.array([int(logits[0].argmax())])
         out.append((time.perf_counter() - t) / tokens)
     return statistics.median(out)
+
+
+def candidates(model, seeds: range = range(1, 6)) -> tuple[float, float, float]:
+    """Median wall seconds of one draw and of `--candidates 8`, and a batch-8 step's time over a
+    batch-1 step's (the model's own share of what eight draws in one batch cost)."""
+    def wall(**settings) -> float:
+        out = []
+        for s in seeds:
+            t = time.perf_counter()
+            model.generate(seed=s, **settings)
+            out.append(time.perf_counter() - t)
+        return statistics.median(out)
+
+    one, eight = wall(), wall(candidates=8)
+    step = model.step
+    rows = []
+    for batch in (1, 8):
+        state, tok = step.zero_state(batch), np.ones(batch, np.int32)
+        t = time.perf_counter()
+        for _ in range(200):
+            logits, state = step.step(tok, state)
+        rows.append((time.perf_counter() - t) / 200)
+    step.step(np.ones(1, np.int32), step.zero_state(1))  # back to batch 1
+    return one, eight, rows[1] / rows[0]
 
 
 def shares(model, seeds: range) -> dict[str, float]:
@@ -82,6 +108,10 @@ def main() -> None:
         split = ", ".join(f"{p} {v:.0%}" for p, v in shares(model, range(1, 6)).items())
         print(f"{name:<6} {statistics.median(bares) * 1e6:>8.0f} µs {statistics.median(per) * 1e6:>12.0f} µs "
               f"{ratios[name]:>6.2f}   {split}")
+    print(f"{'model':<6} {'one draw':>9} {'--candidates 8':>15} {'ratio':>6}   batch-8 step / batch-1 step")
+    for name in ("folk", "piano"):
+        one, eight, batch = candidates(tunegen.load(name))
+        print(f"{name:<6} {one:>8.3f}s {eight:>14.3f}s {eight / one:>6.2f}   {batch:.2f}")
     print(f"overhead_vs_step: {max(ratios.values()):.2f}")
 
 

@@ -28,7 +28,6 @@ from .serve import (
     TEXT_FILES,
     WEB_FILES,
     BadRequest,
-    _cores,
     describe_model,
     parse_request,
 )
@@ -68,7 +67,6 @@ class Workshop:
                  soundfont: Path | None = None, log=None) -> None:
         self.names, self.root, self.soundfont = names, root, soundfont
         _bound_malloc()
-        self.threads = max(1, _cores() // workers)  # interpreter threads: workers x threads <= cores
         self.log = log or (lambda line: print(line, file=sys.stderr))
         self._local = threading.local()
         first = [self._load(n, {}) for n in names]  # an unknown model or a missing SoundFont stops us here
@@ -87,7 +85,9 @@ class Workshop:
     def _load(self, name: str, render: dict):
         import tunegen
 
-        return tunegen.load(name, soundfont=self.soundfont, num_threads=self.threads, **render)
+        # one interpreter thread each (the default): a second one sleeps between the steps of a
+        # draw and costs more to wake than it saves, and the other cores serve other workers
+        return tunegen.load(name, soundfont=self.soundfont, **render)
 
     def _warm(self) -> None:
         self._local.models = {}

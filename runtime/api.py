@@ -21,8 +21,7 @@ from .errors import AudioError, TunegenError
 from .model import DEFAULT_MODEL, StepModel, load_model
 from .options import Options
 from .piece import Piece
-from .sampling import Draw, sampler, samples
-from .stepping import run_one
+from .sampling import Draw, draws, samples
 
 __all__ = ["Model", "Piece", "load"]
 
@@ -126,7 +125,7 @@ class Model:
                             meter=meter, rhythm=rhythm, parts=parts, bars_per_part=bars_per_part)
         plan = self.kind.prepare(self.step, opts, self.bpm)
         rng = np.random.default_rng([opts.seed, 0, 0])
-        for chunk in run_one(self.step, sampler(self.step, opts, rng, plan.guide(), stream=True)):
+        for chunk in draws(self.step, opts, [rng], [plan.guide()], stream=True):
             yield from chunk
 
 

@@ -17,8 +17,7 @@ import numpy as np
 from .errors import TunegenError
 from .model import StepModel
 from .options import MAX_ATTEMPTS, Options
-from .sampler import Tally, pick
-from .stepping import StepRequest, draw
+from .sampler import Batch, Tally, pick
 
 
 class Guide(Protocol):
@@ -63,78 +62,151 @@ class Draw:
     guide: Any = None  # as it stood at the end
 
 
-def sampler(model: StepModel, opts: Options, rng: np.random.Generator, guide: Guide,
-            stream: bool = False) -> Generator[Any, Any, Draw]:
-    """The sampling loop as a coroutine (see `stepping`): it asks for model steps and returns the
-    Draw; with `stream` it also yields the piece's tokens in chunks as they become final."""
+class _Row:
+    """One draw of a batch as the loop follows it."""
+
+    __slots__ = ("guide", "rng", "out", "tally", "sampled", "saved", "retries", "emitted", "queue",
+                 "most", "ending", "restored")
+
+    def __init__(self, guide: Guide, rng: np.random.Generator, max_length: int) -> None:
+        self.guide, self.rng = guide, rng
+        self.out: list[str] = []
+        self.tally, self.sampled = Tally(undo=guide.max_backoffs > 0), 0
+        self.saved = None  # the draw as it stood at its last safe point, to back off to from a dead end
+        self.retries = self.emitted = 0
+        self.queue: list[str] = []  # tokens to feed before the model is asked again (a forced run)
+        self.most = max_length + guide.given  # a primer's tokens are not the model's
+        self.ending = ""
+        self.restored = None  # the state rows a back-off returned to, fed instead of the batch's
+
+
+def draws(model: StepModel, opts: Options, rngs: Sequence[np.random.Generator], guides: Sequence[Guide],
+          stream: bool = False) -> Generator[list[str], None, list[Draw]]:
+    """One draw per guide (each with its own random stream), stepped together: one batched model
+    step for every draw still going, then each draw's choice. Returns the Draws; with `stream` (one
+    draw) it also yields its tokens in chunks as they become final."""
     vocab = model.manifest.vocab
     tokens, end, index = vocab.tokens, vocab.end, vocab.index
     how = (opts.temperature, opts.top_k, opts.top_p)
-    logits, state, prepared = yield StepRequest(vocab.start, model.zero_state(), how)
-    out: list[str] = []
-    tally, sampled = Tally(undo=guide.max_backoffs > 0), 0
+    rows = [_Row(g, rng, opts.max_length) for g, rng in zip(guides, rngs, strict=True)]
+    active = list(range(len(rows)))  # the draws still going, in the order of the batch's rows
+    feed = [vocab.start] * len(rows)
+    state = model.zero_state(len(rows))
+    while active:
+        logits, state = model.step(feed, state)
+        batch = Batch(logits, how)
+        feed, going, restored, alone = [], [], False, len(active) == 1
+        for k, r in enumerate(active):
+            row = rows[r]
+            tok = _choose(row, logits if alone else logits[k:k + 1], state, k, (batch, k), tokens, end)
+            if stream and row.emitted < len(row.out) and row.guide.safe_point():
+                yield row.out[row.emitted:]
+                row.emitted = len(row.out)
+            if tok is not None:
+                feed.append(index(tok) if isinstance(tok, str) else tok)
+                going.append(k)
+                restored = restored or row.restored is not None
+        if restored or len(going) < len(active):
+            state = _rows_of(state, going, [rows[active[k]] for k in going])
+            active = [active[k] for k in going]
+    if stream and rows[0].emitted < len(rows[0].out):
+        yield rows[0].out[rows[0].emitted:]
+    return [Draw(row.out, row.sampled, row.tally.total() / max(row.sampled, 1), row.ending, row.guide)
+            for row in rows]
+
+
+def _rows_of(state: list[np.ndarray], going: list[int], rows: list[_Row]) -> list[np.ndarray]:
+    """The batch state for the draws going on: their rows of `state`, or the rows a back-off
+    returned to."""
+    out = [s[going] for s in state]  # a copy: a row replaced here is no row another draw saved
+    for k, row in enumerate(rows):
+        if row.restored is not None:
+            for s, saved in zip(out, row.restored, strict=True):
+                s[k] = saved[0]
+            row.restored = None
+    return out
+
+
+def _choose(row: _Row, logits: np.ndarray, state: list[np.ndarray], k: int, prepared, tokens,
+            end: int) -> int | str | None:
+    """What one draw feeds the model next (a token id, or a token), having drawn from `logits` (its
+    row of the batch's, `state` row `k` the state after them) and followed its guide; None when the
+    draw is done (`row.ending` says why)."""
+    guide, out = row.guide, row.out
+    if row.queue:
+        tok = row.queue.pop()
+        guide.push(tok)
+        out.append(tok)
+        return tok
+    backoffs = guide.max_backoffs
 
     def allowed(i: int) -> bool:
         return guide.can_end() if i == end else i > 2 and guide.allows(tokens[i])
 
-    saved = None  # the piece as it stood at its last safe point, to back off to from a dead end
-    retries = emitted = 0
-    most = opts.max_length + guide.given  # a primer's tokens are not the model's
-    backoffs = guide.max_backoffs
-    while len(out) < most:
+    while len(out) < row.most:
         forced = guide.forced()
         if forced:
-            ending = guide.limit(forced[0])
-            if ending:
-                break
-            for tok in forced:
-                guide.push(tok)
-                out.append(tok)
-                logits, state, prepared = yield StepRequest(index(tok), state, how)
-            continue
-        if (backoffs or stream) and guide.safe_point() and (saved is None or saved[0] != len(out)):
-            if backoffs:
-                saved = (len(out), logits, list(state), copy.copy(guide), tally.mark(), sampled, prepared)
-            if stream:
-                yield out[emitted:]
-                emitted = len(out)
-        row = logits[0]
-        i, prep = pick(row, opts.temperature, opts.top_k, opts.top_p, rng, allowed, prepared)
+            row.ending = guide.limit(forced[0]) or ""
+            if row.ending:
+                return None
+            row.queue = list(reversed(forced[1:]))
+            guide.push(forced[0])
+            out.append(forced[0])
+            return forced[0]
+        if backoffs and guide.safe_point() and (row.saved is None or row.saved[0] != len(out)):
+            rows = [s[k:k + 1] for s in state] if row.restored is None else row.restored
+            row.saved = (len(out), logits, rows, copy.copy(guide), row.tally.mark(), row.sampled, prepared)
+        i, prep = pick(logits[0], *prepared[0].settings, row.rng, allowed, prepared)
         if i < 0:
-            if saved is None or retries >= backoffs:
-                ending = "stuck"
-                break
+            if row.saved is None or row.retries >= backoffs:
+                row.ending = "stuck"
+                return None
             # nothing can follow: sample again from the last safe point
-            retries += 1
-            n, logits, state, guide, mark, sampled, prepared = saved
-            state, guide = list(state), copy.copy(guide)
-            tally.back(mark)
+            row.retries += 1
+            n, logits, row.restored, guide, mark, row.sampled, prepared = row.saved
+            guide = row.guide = copy.copy(guide)
+            row.tally.back(mark)
             del out[n:]
             continue
-        tally.add(row, i, prep)
-        sampled += 1
+        row.tally.add(logits[0], i, prep)
+        row.sampled += 1
         if i == end:
-            ending = "end"
-            break
+            row.ending = "end"
+            return None
         tok = tokens[i]
         expanded = guide.expand(tok)
-        ending = guide.limit(expanded[0])
-        if ending:
-            break
+        row.ending = guide.limit(expanded[0]) or ""
+        if row.ending:
+            return None
         if len(expanded) == 1 and expanded[0] == tok:  # what the model chose stands for itself
             guide.push(tok)
             out.append(tok)
-            logits, state, prepared = yield StepRequest(i, state, how)
-            continue
-        for tok in expanded:
-            guide.push(tok)
-            out.append(tok)
-            logits, state, prepared = yield StepRequest(index(tok), state, how)
-    else:
-        ending = "length"
-    if stream:
-        yield out[emitted:]
-    return Draw(out, sampled, tally.total() / max(sampled, 1), ending, guide)
+            return i
+        row.queue = list(reversed(expanded[1:]))
+        guide.push(expanded[0])
+        out.append(expanded[0])
+        return expanded[0]
+    row.ending = "length"
+    return None
+
+
+def finish(steps: Generator) -> Any:
+    """Run a generator to its end and return what it returns (what it yields is dropped)."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+def draw(model: StepModel, opts: Options, make_guide: Callable[[], Guide], seed: list[int],
+         candidates: int = 1) -> list[Draw]:
+    """One draw seeded with `seed`, or `candidates` draws (seeded `seed + [k]`) stepped together in
+    one batch, each with a guide `make_guide()` gives."""
+    if candidates == 1:
+        return finish(draws(model, opts, [np.random.default_rng(seed)], [make_guide()]))
+    return finish(draws(model, opts, [np.random.default_rng([*seed, k]) for k in range(candidates)],
+                        [make_guide() for _ in range(candidates)]))
 
 
 def sample(model: StepModel, opts: Options, make_guide: Callable[[int], Guide],
@@ -167,8 +239,7 @@ def samples(model: StepModel, opts: Options, make_guide: Callable[[int], Guide],
         reason = ""
         best, best_rank = None, None
         for attempt in range(MAX_ATTEMPTS):
-            drawn = draw(model, lambda rng, i=index: sampler(model, opts, rng, make_guide(i)),
-                         [opts.seed, index, attempt], opts.candidates)
+            drawn = draw(model, opts, lambda i=index: make_guide(i), [opts.seed, index, attempt], opts.candidates)
             for d in drawn:
                 piece = make_piece(d, index, attempt)
                 mine = rank(piece)

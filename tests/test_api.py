@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 import tunegen
-from tunegen.runtime.sampling import sampler
-from tunegen.runtime.stepping import finish, run_one
+from tunegen.runtime.sampling import draws, finish
 
 
 def test_load_generate_save(tiny_model, tmp_path):
@@ -52,7 +51,7 @@ def test_stream_yields_the_first_draw_bar_by_bar(tiny_model):
     streamed = "".join(model.stream(seed=21, max_length=300))
     opts = model.options(seed=21, max_length=300)
     guide = model.kind.prepare(model.step, opts, model.bpm).guide()
-    draw = finish(run_one(model.step, sampler(model.step, opts, np.random.default_rng([21, 0, 0]), guide)))
+    draw = finish(draws(model.step, opts, [np.random.default_rng([21, 0, 0])], [guide]))[0]
     text = "".join(draw.tokens)
     assert streamed == text  # the same draw as generate's first attempt
     assert streamed.startswith(("R:", "M:"))

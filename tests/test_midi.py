@@ -139,13 +139,12 @@ def test_primer_opening_is_continued(tiny, midi_corpus):
 
 
 def test_stream_is_the_first_draw(tiny):
-    from tunegen.runtime.sampling import sampler
-    from tunegen.runtime.stepping import draw
+    from tunegen.runtime.sampling import draw
 
     tokens = list(tiny.stream(seed=9, bars=4))
     opts = tiny.options(seed=9, bars=4)
     plan = tiny.kind.prepare(tiny.step, opts, tiny.bpm)
-    first = draw(tiny.step, lambda rng: sampler(tiny.step, opts, rng, plan.guide(0)), [9, 0, 0])[0]
+    first = draw(tiny.step, opts, lambda: plan.guide(0), [9, 0, 0])[0]
     assert tokens == first.tokens
     piece = tiny.generate(seed=9, bars=4)  # keeps the first draw unless it drew again
     assert piece.resampled or piece.tokens == tokens

@@ -15,9 +15,8 @@ from music21_play import note_events
 import tunegen
 from tunegen.runtime.abc import split_bars, split_header, tune_problem
 from tunegen.runtime.abcplay import abc_events
-from tunegen.runtime.sampling import sampler
+from tunegen.runtime.sampling import draw
 from tunegen.runtime.score import parse_abc
-from tunegen.runtime.stepping import draw
 
 
 def _reads_apart(doc: str) -> bool:
@@ -101,7 +100,7 @@ def test_two_thousand_generated_tunes_our_check_passes_music21_reads():
     for batch, temperature in enumerate([0.8, 1.0] * 68):
         opts = model.options(seed=batch, temperature=temperature)
         plan = model.kind.prepare(model.step, opts, model.bpm)
-        drawn = draw(model.step, lambda rng, o=opts, p=plan: sampler(model.step, o, rng, p.guide()), [batch], 16)
+        drawn = draw(model.step, opts, plan.guide, [batch], 16)
         docs += [f"X:1\nT:t\n{''.join(d.tokens).strip()}\n" for d in drawn if d.ending != "stuck"]
     assert len(docs) >= 2000
     refused, same = _music21_agrees(docs)

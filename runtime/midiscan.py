@@ -47,7 +47,7 @@ def _division(data: bytes) -> float:
 
 
 def _events(data: bytes, i: int, end: int):
-    """(time, status, the event's bytes after its status, next index) of one track's events;
+    """(time, status, the event's bytes after its status) of one track's events, in order;
     running status is resolved."""
     t, status = 0, 0
     while i < end:

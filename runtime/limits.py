@@ -22,9 +22,10 @@ MAX_SECONDS = 3600.0  # a MIDI piece's length in seconds
 MAX_TEMPERATURE = 10.0  # far past where sampling is noise
 MAX_SEED = 2**63 - 1
 MAX_PRIMER_CHARS = 24000  # an ABC primer: about 2,000 bars, far more than a tune's opening
-# a primer file's bytes by suffix: a MIDI file is read only as far as its opening bars (a long
-# orchestral file is under 1 MB); a score is read whole by music21, though only its opening is used
-MAX_PRIMER_BYTES = {".mid": 4 << 20, ".midi": 4 << 20, ".mxl": 64 << 10}
+# a primer file's bytes by suffix: a MIDI file is read only as far as its opening bars, and once more
+# for its key in a quick pass (1 MB in about 0.3 s; a long orchestral file is smaller); a score is
+# read whole by music21, though only its opening is used
+MAX_PRIMER_BYTES = {".mid": 1 << 20, ".midi": 1 << 20, ".mxl": 64 << 10}
 MAX_PRIMER_SCORE_BYTES = 512 << 10  # MusicXML, Humdrum and the other text formats
 # a MIDI primer's opening by its own event times (music21 fills every gap with rests, and a file
 # of 1 KB can claim to last a year) and notes

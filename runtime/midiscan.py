@@ -69,12 +69,19 @@ def _events(data: bytes, i: int, end: int):
         yield t, status, data[start:i]
 
 
+MAX_TRACKS = 256  # a MIDI file's tracks: an orchestral score has a few dozen
+
+
 def _tracks(data: bytes):
-    """(index after the chunk header, index after the chunk) of every MTrk chunk."""
-    pos = 8 + int.from_bytes(data[4:8], "big")
+    """(index after the chunk header, index after the chunk) of every MTrk chunk; BadMidi past
+    MAX_TRACKS (thousands of empty tracks would keep music21 busy for minutes)."""
+    pos, count = 8 + int.from_bytes(data[4:8], "big"), 0
     while pos + 8 <= len(data):
         kind, size = data[pos:pos + 4], int.from_bytes(data[pos + 4:pos + 8], "big")
         if kind == b"MTrk":
+            count += 1
+            if count > MAX_TRACKS:
+                raise BadMidi(f"more than {MAX_TRACKS} tracks")
             yield pos + 8, min(pos + 8 + size, len(data))
         pos += 8 + size
 

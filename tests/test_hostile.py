@@ -194,6 +194,16 @@ def test_a_huge_midi_primer_is_refused_fast(piano, tmp_path):
     assert time.monotonic() - start < 2
 
 
+def test_a_midi_primer_of_thousands_of_empty_tracks_is_refused_fast(piano, tmp_path):
+    many = tmp_path / "tracks.mid"
+    header = b"MThd" + (6).to_bytes(4, "big") + (1).to_bytes(2, "big") + (60000).to_bytes(2, "big") + (480).to_bytes(2, "big")
+    many.write_bytes(header + b"MTrk\x00\x00\x00\x04\x00\xff\x2f\x00" * 60000)
+    start = time.monotonic()
+    with pytest.raises(TunegenError, match="tracks"):
+        piano.generate(primer=many, seed=1)
+    assert time.monotonic() - start < 2
+
+
 # --- manifests --------------------------------------------------------------------------------
 
 FOLK_JSON = json.loads(shipped_models()["folk"].read_text())

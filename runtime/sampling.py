@@ -134,10 +134,7 @@ def _choose(row: _Row, logits: np.ndarray, state: list[np.ndarray], k: int, prep
     draw is done (`row.ending` says why)."""
     guide, out = row.guide, row.out
     if row.queue:
-        tok = row.queue.pop()
-        guide.push(tok)
-        out.append(tok)
-        return tok
+        return _feed(row, (row.queue.pop(),))
     backoffs = guide.max_backoffs
 
     def allowed(i: int) -> bool:
@@ -149,10 +146,7 @@ def _choose(row: _Row, logits: np.ndarray, state: list[np.ndarray], k: int, prep
             row.ending = guide.limit(forced[0]) or ""
             if row.ending:
                 return None
-            row.queue = list(reversed(forced[1:]))
-            guide.push(forced[0])
-            out.append(forced[0])
-            return forced[0]
+            return _feed(row, forced)
         if backoffs and guide.safe_point() and (row.saved is None or row.saved[0] != len(out)):
             rows = [s[k:k + 1] for s in state] if row.restored is None else row.restored
             row.saved = (len(out), logits, rows, copy.copy(guide), row.tally.mark(), row.sampled, prepared)
@@ -178,16 +172,19 @@ def _choose(row: _Row, logits: np.ndarray, state: list[np.ndarray], k: int, prep
         row.ending = guide.limit(expanded[0]) or ""
         if row.ending:
             return None
-        if len(expanded) == 1 and expanded[0] == tok:  # what the model chose stands for itself
-            guide.push(tok)
-            out.append(tok)
-            return i
-        row.queue = list(reversed(expanded[1:]))
-        guide.push(expanded[0])
-        out.append(expanded[0])
-        return expanded[0]
+        first = _feed(row, expanded)
+        return i if first == tok else first  # what the model chose stands for itself: its id is known
     row.ending = "length"
     return None
+
+
+def _feed(row: _Row, toks: Sequence[str]) -> str:
+    """The first of `toks`, recorded as the draw's next token; the rest wait in the row's queue."""
+    if len(toks) > 1:
+        row.queue = list(reversed(toks[1:]))
+    row.guide.push(toks[0])
+    row.out.append(toks[0])
+    return toks[0]
 
 
 def finish(steps: Generator) -> Any:
@@ -203,10 +200,8 @@ def draw(model: StepModel, opts: Options, make_guide: Callable[[], Guide], seed:
          candidates: int = 1) -> list[Draw]:
     """One draw seeded with `seed`, or `candidates` draws (seeded `seed + [k]`) stepped together in
     one batch, each with a guide `make_guide()` gives."""
-    if candidates == 1:
-        return finish(draws(model, opts, [np.random.default_rng(seed)], [make_guide()]))
-    return finish(draws(model, opts, [np.random.default_rng([*seed, k]) for k in range(candidates)],
-                        [make_guide() for _ in range(candidates)]))
+    seeds = [seed] if candidates == 1 else [[*seed, k] for k in range(candidates)]
+    return finish(draws(model, opts, [np.random.default_rng(s) for s in seeds], [make_guide() for _ in seeds]))
 
 
 def sample(model: StepModel, opts: Options, make_guide: Callable[[int], Guide],

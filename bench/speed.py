@@ -129,13 +129,15 @@ def end_to_end_ms(step, seeds: int = 5) -> float:
     return statistics.median(per)
 
 
-def shipped_ms(seeds: int = 10) -> tuple[float, float]:
-    """ms per character of the seeds' stateful loop on the shipped folk model's architecture, and of
-    whole tunes from the shipped folk model through `generate` (guide and validation included)."""
+def shipped_ms(seeds: int = 10) -> tuple[str, float, float]:
+    """The shipped folk model's architecture, ms per character of the seeds' stateful loop on it,
+    and of whole tunes from the shipped folk model through `generate` (guide and validation
+    included)."""
     import tunegen
 
     folk = tunegen.load("folk")
     m = folk.manifest
+    shape = f"{m.embedding} + LSTM {' x '.join(map(str, m.layers))}, vocabulary {len(m.vocabulary)}"
     keras_model = seed_model(len(m.vocabulary), m.embedding, tuple(m.layers))
     keras_model(np.array([[5]], np.int32))
     seed = statistics.median(seed_loop_ms(keras_model, 60) for _ in range(3))
@@ -145,15 +147,7 @@ def shipped_ms(seeds: int = 10) -> tuple[float, float]:
         t = time.perf_counter()
         piece = folk.generate(seed=s)
         per.append((time.perf_counter() - t) / len(piece.tokens) * 1e3)
-    return seed, statistics.median(per)
-
-
-def folk_shape() -> str:
-    from tunegen.runtime.manifest import Manifest
-    from tunegen.runtime.model import resolve
-
-    m = Manifest.load(resolve("folk"))
-    return f"{m.embedding} + LSTM {' x '.join(map(str, m.layers))}, vocabulary {len(m.vocabulary)}"
+    return shape, seed, statistics.median(per)
 
 
 def cold_generate(runs: int = 3) -> tuple[float, float]:
@@ -184,7 +178,7 @@ def main() -> None:
     wmodel = window_model()
     window_loop_ms(wmodel, 3)
     window_ms = statistics.median(window_loop_ms(wmodel, 10) for _ in range(3))
-    shipped_seed_ms, shipped_ms_ = shipped_ms()
+    shape, shipped_seed_ms, shipped_ms_ = shipped_ms()
     wall, rss = cold_generate()
     print(f"architecture: Embedding {EMBED} + LSTM {UNITS}, vocabulary {VOCAB}")
     print(f"{'loop':44s} {'ms/token':>9s} {'tokens/s':>9s}")
@@ -193,7 +187,7 @@ def main() -> None:
     print(f"{'tunegen: int8 step graph + numpy sampling':44s} {loop_ms:9.3f} {1e3 / loop_ms:9.0f}")
     print(f"{'tunegen: the same, whole tunes (guide included)':44s} {rt_ms:9.3f} {1e3 / rt_ms:9.0f}"
           "   (random weights: the guide refuses most of what they propose)")
-    print(f"the shipped folk model's architecture (Embedding {folk_shape()}):")
+    print(f"the shipped folk model's architecture (Embedding {shape}):")
     print(f"{'seeds 000/004: stateful Keras model per char':44s} {shipped_seed_ms:9.3f} {1e3 / shipped_seed_ms:9.0f}")
     print(f"{'tunegen: the shipped model, whole tunes':44s} {shipped_ms_:9.3f} {1e3 / shipped_ms_:9.0f}"
           "   (generate: step, sampling, form guide, validation)")

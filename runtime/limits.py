@@ -27,9 +27,7 @@ MAX_PRIMER_CHARS = 24000  # an ABC primer: about 2,000 bars, far more than a tun
 # read whole by music21, though only its opening is used
 MAX_PRIMER_BYTES = {".mid": 1 << 20, ".midi": 1 << 20, ".mxl": 64 << 10}
 MAX_PRIMER_SCORE_BYTES = 512 << 10  # MusicXML, Humdrum and the other text formats
-# a MIDI primer's opening by its own event times (music21 fills every gap with rests, and a file
-# of 1 KB can claim to last a year) and notes
-MAX_PRIMER_QUARTERS = 2000
+# notes in a MIDI primer's opening bars (their length is bounded by the cut: `midiscan.opening`)
 MAX_PRIMER_NOTES = 2000
 MAX_PARTS = 16  # an ABC tune's parts (real tunes have 2 to 6)
 MAX_BARS_PER_PART = 64

@@ -26,7 +26,7 @@ from ..events import (
     transposed,
 )
 from ..keys import Key, key_fit, key_named, parse_key, piece_key, strongest_key
-from ..limits import MAX_PRIMER_BYTES, MAX_PRIMER_NOTES, MAX_PRIMER_QUARTERS, MAX_PRIMER_SCORE_BYTES
+from ..limits import MAX_PRIMER_BYTES, MAX_PRIMER_NOTES, MAX_PRIMER_SCORE_BYTES
 from ..midiscan import BadMidi, opening, pitch_summary, scan
 from .base import Kind, Plan
 
@@ -78,15 +78,14 @@ def _midi_opening(path: Path, bars: int) -> Music:
     try:
         whole = path.read_bytes()
         data = opening(whole, bars + 1)
-        quarters, notes = scan(data)
+        notes = scan(data)[1]  # the opening's length is bounded by the cut; its notes are not
     except BadMidi as e:
         raise PrimerError(f"primer {path} is not a MIDI file tunegen can read ({e})") from None
     except OSError as e:
         raise PrimerError(f"primer {path} cannot be read ({e.strerror or e})") from None
-    if quarters > MAX_PRIMER_QUARTERS or notes > MAX_PRIMER_NOTES:
-        raise PrimerError(f"primer {path} has {notes} notes in {quarters:.0f} quarter notes in its opening "
-                          f"{bars} bars, more than a primer may ({MAX_PRIMER_NOTES} notes, {MAX_PRIMER_QUARTERS} "
-                          "quarters); give a file whose opening a pianist could play")
+    if notes > MAX_PRIMER_NOTES:
+        raise PrimerError(f"primer {path} has {notes} notes in its opening {bars} bars, more than the "
+                          f"{MAX_PRIMER_NOTES} a primer may; give a file whose opening a pianist could play")
     with tempfile.TemporaryDirectory(prefix="tunegen-primer-") as tmp:
         cut = Path(tmp) / "opening.mid"
         cut.write_bytes(data)

@@ -6,7 +6,9 @@ The bare step is timed just before each generate (a shared machine runs faster a
 seconds at a time, and a ratio of two figures taken apart would measure that): the ratio is the
 median of the per-seed ratios.
 
-Also `--candidates 8` against one draw, beside what a batch-8 step costs the model alone.
+Also `--candidates 8` against one draw, beside what a batch-8 step costs the model alone and
+the least the ratio could be (`model alone`): the eight draws' own batch schedule stepped with
+nothing between the steps (rows leave the batch as their draws end), over one draw's wall time.
 
 Run: .venv/bin/python bench/floor.py [--seeds 15]
 Last line: `overhead_vs_step: <the larger of the two ratios>`.
@@ -23,6 +25,7 @@ import time
 import numpy as np
 
 import tunegen
+from tunegen.runtime.sampling import draw
 
 # where profiled time is counted: by the file a function lives in (first match wins)
 PARTS = (("step", ("runtime/model.py", "interpreter.py", "_pywrap")),
@@ -44,19 +47,45 @@ def bare_step(step, tokens: int = 200, runs: int = 3) -> float:
     return statistics.median(out)
 
 
-def candidates(model, seeds: range = range(1, 6)) -> tuple[float, float, float]:
-    """Median wall seconds of one draw and of `--candidates 8`, and a batch-8 step's time over a
-    batch-1 step's (the model's own share of what eight draws in one batch cost)."""
-    def wall(**settings) -> float:
+def schedule(step, lengths: list[int]) -> float:
+    """Seconds to step the model alone through a batch whose rows leave as their draws end (row k
+    after `lengths[k]` steps), feeding each row its likeliest token."""
+    state = step.zero_state(len(lengths))
+    tok = np.ones(len(lengths), np.int32)
+    left = sorted(lengths, reverse=True)
+    t = time.perf_counter()
+    for n in range(left[0]):
+        while left[-1] <= n:  # the shortest draws are done
+            left.pop()
+            state, tok = [s[:len(left)] for s in state], tok[:len(left)]
+        logits, state = step.step(tok, state)
+        tok = logits.argmax(axis=1).astype(np.int32)
+    return time.perf_counter() - t
+
+
+def candidates(model, seeds: range = range(1, 6)) -> tuple[float, float, float, float]:
+    """Median wall seconds of one draw and of `--candidates 8`, a batch-8 step's time over a
+    batch-1 step's, and the median over seeds of the model alone stepping the eight draws' batch
+    (each row as many steps as its draw made) over one draw's wall time: the least the ratio could
+    be with no work at all between the steps."""
+    def wall(**settings) -> list[float]:
         out = []
         for s in seeds:
             t = time.perf_counter()
             model.generate(seed=s, **settings)
             out.append(time.perf_counter() - t)
-        return statistics.median(out)
+        return out
 
-    one, eight = wall(), wall(candidates=8)
+    ones, eights = wall(), wall(candidates=8)
     step = model.step
+    floors = []
+    for s, one in zip(seeds, ones, strict=True):
+        opts = model.options(seed=s, candidates=8)
+        plan = model.kind.prepare(step, opts, model.bpm)
+        # the first attempt's draws, seeded as `samples` seeds them; a step for each token fed (a
+        # back-off's discarded tokens not counted: a floor)
+        lengths = [len(d.tokens) + 1 for d in draw(step, opts, plan.guide, [opts.seed, 0, 0], 8)]
+        floors.append(schedule(step, lengths) / one)
     rows = []
     for batch in (1, 8):
         state, tok = step.zero_state(batch), np.ones(batch, np.int32)
@@ -65,7 +94,7 @@ def candidates(model, seeds: range = range(1, 6)) -> tuple[float, float, float]:
             logits, state = step.step(tok, state)
         rows.append((time.perf_counter() - t) / 200)
     step.step(np.ones(1, np.int32), step.zero_state(1))  # back to batch 1
-    return one, eight, rows[1] / rows[0]
+    return statistics.median(ones), statistics.median(eights), rows[1] / rows[0], statistics.median(floors)
 
 
 def shares(model, seeds: range) -> dict[str, float]:
@@ -108,10 +137,11 @@ def main() -> None:
         split = ", ".join(f"{p} {v:.0%}" for p, v in shares(model, range(1, 6)).items())
         print(f"{name:<6} {statistics.median(bares) * 1e6:>8.0f} µs {statistics.median(per) * 1e6:>12.0f} µs "
               f"{ratios[name]:>6.2f}   {split}")
-    print(f"{'model':<6} {'one draw':>9} {'--candidates 8':>15} {'ratio':>6}   batch-8 step / batch-1 step")
+    print(f"{'model':<6} {'one draw':>9} {'--candidates 8':>15} {'ratio':>6} {'model alone':>12}"
+          "   batch-8 step / batch-1 step")
     for name in ("folk", "piano"):
-        one, eight, batch = candidates(tunegen.load(name))
-        print(f"{name:<6} {one:>8.3f}s {eight:>14.3f}s {eight / one:>6.2f}   {batch:.2f}")
+        one, eight, batch, floor = candidates(tunegen.load(name))
+        print(f"{name:<6} {one:>8.3f}s {eight:>14.3f}s {eight / one:>6.2f} {floor:>12.2f}   {batch:.2f}")
     print(f"overhead_vs_step: {max(ratios.values()):.2f}")
 
 

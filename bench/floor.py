@@ -9,6 +9,8 @@ median of the per-seed ratios.
 Also `--candidates 8` against one draw, beside what a batch-8 step costs the model alone and
 the least the ratio could be (`model alone`): the eight draws' own batch schedule stepped with
 nothing between the steps (rows leave the batch as their draws end), over one draw's wall time.
+The draws are split over the usable cores as `generate` splits them (`parts` of them, one batch
+per core), and the model-alone floor is then that of the slowest part.
 
 Run: .venv/bin/python bench/floor.py [--seeds 15]
 Last line: `overhead_vs_step: <the larger of the two ratios>`.
@@ -25,6 +27,7 @@ import time
 import numpy as np
 
 import tunegen
+from tunegen.runtime import forked
 from tunegen.runtime.sampling import draw
 
 # where profiled time is counted: by the file a function lives in (first match wins)
@@ -66,8 +69,8 @@ def schedule(step, lengths: list[int]) -> float:
 def candidates(model, seeds: range = range(1, 6)) -> tuple[float, float, float, float]:
     """Median wall seconds of one draw and of `--candidates 8`, a batch-8 step's time over a
     batch-1 step's, and the median over seeds of the model alone stepping the eight draws' batch
-    (each row as many steps as its draw made) over one draw's wall time: the least the ratio could
-    be with no work at all between the steps."""
+    (each row as many steps as its draw made; the slowest part where they are split over cores)
+    over one draw's wall time: the least the ratio could be with no work at all between the steps."""
     def wall(**settings) -> list[float]:
         out = []
         for s in seeds:
@@ -85,7 +88,7 @@ def candidates(model, seeds: range = range(1, 6)) -> tuple[float, float, float, 
         # the first attempt's draws, seeded as `samples` seeds them; a step for each token fed (a
         # back-off's discarded tokens not counted: a floor)
         lengths = [len(d.tokens) + 1 for d in draw(step, opts, plan.guide, [opts.seed, 0, 0], 8)]
-        floors.append(schedule(step, lengths) / one)
+        floors.append(max(schedule(step, part) for part in forked.split_up(lengths, forked.parts(8))) / one)
     batch = schedule(step, [200] * 8) / schedule(step, [200])  # also leaves the model at batch 1
     return statistics.median(ones), statistics.median(eights), batch, statistics.median(floors)
 
@@ -131,7 +134,7 @@ def main() -> None:
         print(f"{name:<6} {statistics.median(bares) * 1e6:>8.0f} µs {statistics.median(per) * 1e6:>12.0f} µs "
               f"{ratios[name]:>6.2f}   {split}")
     print(f"{'model':<6} {'one draw':>9} {'--candidates 8':>15} {'ratio':>6} {'model alone':>12}"
-          "   batch-8 step / batch-1 step")
+          f"   batch-8 step / batch-1 step   (candidates split over {forked.parts(8)} processes)")
     for name in ("folk", "piano"):
         one, eight, batch, floor = candidates(tunegen.load(name))
         print(f"{name:<6} {one:>8.3f}s {eight:>14.3f}s {eight / one:>6.2f} {floor:>12.2f}   {batch:.2f}")

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from . import forked
 from .errors import TunegenError
 from .model import StepModel
 from .options import MAX_ATTEMPTS, Options
@@ -201,7 +202,8 @@ def draw(model: StepModel, opts: Options, make_guide: Callable[[], Guide], seed:
     """One draw seeded with `seed`, or `candidates` draws (seeded `seed + [k]`) stepped together in
     one batch, each with a guide `make_guide()` gives."""
     seeds = [seed] if candidates == 1 else [[*seed, k] for k in range(candidates)]
-    return finish(draws(model, opts, [np.random.default_rng(s) for s in seeds], [make_guide() for _ in seeds]))
+    return forked.split(seeds, lambda part: finish(draws(
+        model, opts, [np.random.default_rng(s) for s in part], [make_guide() for _ in part])))
 
 
 def sample(model: StepModel, opts: Options, make_guide: Callable[[int], Guide],

@@ -1,0 +1,82 @@
+"""Candidates drawn on every core: real forked processes stepping the shipped models, checked
+against the same rows drawn in one batch here."""
+
+import os
+import threading
+
+import pytest
+
+import tunegen
+from tunegen.runtime import forked
+from tunegen.runtime.sampling import draw
+
+
+@pytest.fixture
+def two_cores(monkeypatch):
+    """Split over two processes whatever this machine has (the split is what is tested)."""
+    monkeypatch.setattr(forked, "usable_cores", lambda: 2)
+
+
+def _draws(model, parts, monkeypatch, seed):
+    monkeypatch.setattr(forked, "parts", lambda rows: min(parts, rows))
+    opts = model.options(seed=seed, candidates=8)
+    plan = model.kind.prepare(model.step, opts, model.bpm)
+    return [(d.tokens, d.sampled, d.mean_logprob, d.ending) for d in draw(model.step, opts, plan.guide, [seed, 0, 0], 8)]
+
+
+@pytest.mark.parametrize("name", ["folk", "piano"])
+def test_split_draws_are_the_batch_draws(name, monkeypatch):
+    model = tunegen.load(name)
+    for seed in (1, 2):
+        together = _draws(model, 1, monkeypatch, seed)
+        assert _draws(model, 2, monkeypatch, seed) == together
+        assert _draws(model, 3, monkeypatch, seed) == together  # uneven parts keep their order
+        assert len({tuple(t) for t, *_ in together}) == 8
+
+
+def test_pieces_are_contiguous_and_near_one_size():
+    assert [list(p) for p in forked.split_up(range(8), 3)] == [[0, 1, 2], [3, 4, 5], [6, 7]]
+    assert [len(p) for p in forked.split_up(range(7), 2)] == [4, 3]
+    assert [len(p) for p in forked.split_up(range(3), 8)] == [1, 1, 1]
+    assert [list(p) for p in forked.split_up(range(5), 1)] == [[0, 1, 2, 3, 4]]
+
+
+def test_a_failed_copy_is_drawn_here(two_cores):
+    here = os.getpid()
+
+    def run(part):
+        if os.getpid() != here:
+            os._exit(3)  # a copy that dies without handing anything back
+        return [x * 10 for x in part]
+
+    assert forked.split(list(range(7)), run) == [x * 10 for x in range(7)]
+
+
+def test_an_error_here_stops_the_copies(two_cores, monkeypatch):
+    here, started, fork = os.getpid(), [], forked._fork
+
+    def run(part):
+        if os.getpid() != here:
+            threading.Event().wait(60)  # would outlive the call if it were not stopped
+            return part
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(forked, "_fork", lambda piece, run: started.append(fork(piece, run)) or started[-1])
+    with pytest.raises(KeyboardInterrupt):
+        forked.split([1, 2, 3, 4], run)
+    (pid, _), = started
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # already reaped: nothing is left running
+
+
+def test_no_fork_beside_other_threads(two_cores):
+    assert forked.parts(8) == 2 and forked.parts(1) == 1
+    stop = threading.Event()
+    worker = threading.Thread(target=stop.wait, name="a-server-worker")
+    worker.start()
+    try:
+        assert forked.parts(8) == 1  # a server's or player's thread could hold what a copy needs
+        assert forked.split([1, 2, 3], lambda part: [os.getpid() for _ in part]) == [os.getpid()] * 3
+    finally:
+        stop.set()
+        worker.join()

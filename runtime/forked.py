@@ -28,17 +28,20 @@ R = TypeVar("R")
 # uses (the command line's reader of native stderr copies a pipe to the terminal; rich's progress
 # bar redraws itself)
 HARMLESS_THREADS = ("tunegen-native-stderr", "_RefreshThread")
+# copies at most: each costs a fork of this process (1-2 ms) and the pages it writes, which beyond
+# this outweighs a share of a draw that takes tens of milliseconds
+MAX_PARTS = 8
 
 
 def parts(rows: int) -> int:
     """How many processes `rows` draws are split over here: one per usable core, at most one per
-    row; 1 where forking is not safe."""
+    row and MAX_PARTS; 1 where forking is not safe."""
     if rows < 2 or not sys.platform.startswith("linux") or not hasattr(os, "fork"):
         return 1
     others = [t for t in threading.enumerate() if t is not threading.current_thread()]
     if any(t.name not in HARMLESS_THREADS and type(t).__name__ not in HARMLESS_THREADS for t in others):
         return 1
-    return min(usable_cores(), rows)
+    return min(usable_cores(), rows, MAX_PARTS)
 
 
 def split_up(items: Sequence[T], n: int) -> list[Sequence[T]]:

@@ -199,8 +199,8 @@ def finish(steps: Generator) -> Any:
 
 def draw(model: StepModel, opts: Options, make_guide: Callable[[], Guide], seed: list[int],
          candidates: int = 1) -> list[Draw]:
-    """One draw seeded with `seed`, or `candidates` draws (seeded `seed + [k]`) stepped together in
-    one batch, each with a guide `make_guide()` gives."""
+    """One draw seeded with `seed`, or `candidates` draws (seeded `seed + [k]`) stepped together,
+    one batch per core (`forked.split`), each with a guide `make_guide()` gives."""
     seeds = [seed] if candidates == 1 else [[*seed, k] for k in range(candidates)]
     return forked.split(seeds, lambda part: finish(draws(
         model, opts, [np.random.default_rng(s) for s in part], [make_guide() for _ in part])))

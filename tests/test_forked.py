@@ -69,8 +69,11 @@ def test_an_error_here_stops_the_copies(two_cores, monkeypatch):
         os.waitpid(pid, os.WNOHANG)  # already reaped: nothing is left running
 
 
-def test_no_fork_beside_other_threads(two_cores):
+def test_no_fork_beside_other_threads(two_cores, monkeypatch):
     assert forked.parts(8) == 2 and forked.parts(1) == 1
+    monkeypatch.setattr(forked, "usable_cores", lambda: 64)
+    assert forked.parts(64) == forked.MAX_PARTS
+    monkeypatch.setattr(forked, "usable_cores", lambda: 2)
     stop = threading.Event()
     worker = threading.Thread(target=stop.wait, name="a-server-worker")
     worker.start()

@@ -2,7 +2,10 @@
 against the same rows drawn in one batch here."""
 
 import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +86,18 @@ def test_no_fork_beside_other_threads(two_cores, monkeypatch):
     finally:
         stop.set()
         worker.join()
+
+
+def test_the_command_splits_with_its_progress_bar_and_writes_what_the_api_draws(tmp_path, monkeypatch):
+    # a real `tunegen` process: its native-stderr reader and rich's progress bar are running when
+    # it forks; what it writes is what one batch in this process draws
+    out = tmp_path / "best.abc"
+    res = subprocess.run([str(Path(sys.executable).parent / "tunegen"), "generate", "--seed", "5", "--count", "2",
+                          "--candidates", "6", "-o", str(out)], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.strip() == "" and res.stdout.strip() == f"wrote {out}"
+    model = tunegen.load("folk")
+    monkeypatch.setattr(forked, "parts", lambda rows: 1)
+    pieces = model.generate_many(2, seed=5, candidates=6)
+    assert out.read_bytes() == model.kind.collection(pieces)
+

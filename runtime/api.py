@@ -83,8 +83,8 @@ class Model:
         checked with tunegen's own reader and an unusable one is sampled again. For a MIDI event
         model, `primer` is a MIDI or score file whose opening bars the piece continues, and `bars`
         or `seconds` caps its length (it ends at a barline). `candidates` samples that many
-        together (one batched model step for all) and keeps the usable one the model finds
-        likeliest; the seed still fixes the result.
+        together (a batched model step for all, split over the cores) and keeps the usable one the
+        model finds likeliest; the seed still fixes the result.
 
         `key` sets the key (`G`, `Dmix`, `Ador`, `Em`; a piano piece: major or minor). An ABC tune
         also takes `meter` (`6/8`), `rhythm` (`jig`, as the corpus's R: field), `parts` and

@@ -32,7 +32,7 @@ PrimerOpt = Annotated[str, typer.Option("--primer", "-p", help="ABC models: head
 CountOpt = Annotated[int, typer.Option("--count", "-n", help="How many pieces.")]
 MaxLenOpt = Annotated[int | None, typer.Option("--max-length", help="Most tokens the model adds to a piece, a primer's not counted (characters for ABC models).")]
 BarsOpt = Annotated[int | None, typer.Option("--bars", help="MIDI models: length in bars (default from the model).")]
-CandidatesOpt = Annotated[int, typer.Option("--candidates", help="Sample N pieces together (one batched step) and keep the one the model finds likeliest.")]
+CandidatesOpt = Annotated[int, typer.Option("--candidates", help="Sample N pieces together (a batched step on each core) and keep the one the model finds likeliest.")]
 SecondsOpt = Annotated[float | None, typer.Option("--seconds", help="MIDI models: length in seconds, ended at the next barline.")]
 KeyOpt = Annotated[str | None, typer.Option("--key", "-k", help="Key: G, Dmix, Ador, Em, Bb... (piano: a major or minor key). Default: the model's choice.")]
 MeterOpt = Annotated[str | None, typer.Option("--meter", help="ABC models: meter, e.g. 6/8, 3/4, C.")]

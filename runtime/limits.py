@@ -15,7 +15,7 @@ from typing import Any
 from .errors import TunegenError
 
 MAX_COUNT = 1000  # pieces per command or generate_many call
-MAX_CANDIDATES = 64  # sampled together in one batch: memory grows with it
+MAX_CANDIDATES = 64  # sampled together (one batch per core): memory grows with it
 MAX_LENGTH = 20000  # tokens per piece (the shipped models stop far sooner)
 MAX_BARS = 1000  # a MIDI piece's length in bars
 MAX_SECONDS = 3600.0  # a MIDI piece's length in seconds

@@ -44,7 +44,7 @@ class Options:
     count: int = 1
     bars: int | None = None  # MIDI event models: length in bars, or
     seconds: float | None = None  # in seconds (ended at the next barline)
-    candidates: int = 1  # sampled together in one batch; the likeliest usable one is kept
+    candidates: int = 1  # sampled together (one batch per core); the likeliest usable one is kept
     key: str | None = None  # the key to write or play in ("G", "Dmix", "Ador", "Em")
     meter: str | None = None  # ABC models: the meter ("6/8", "C")
     rhythm: str | None = None  # ABC models: the rhythm, as the corpus's R: field ("reel", "jig")

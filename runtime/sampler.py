@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -42,48 +44,103 @@ def prepare(logits: np.ndarray, temperature: float, top_k: int, top_p: float) ->
 def _prepare_row(row: np.ndarray, temperature: float, top_k: int, top_p: float) -> Prepared:
     """`prepare` for one row, the same numbers bit for bit in half the time: a batch of one pays
     for every numpy call, so this one makes as few as the arithmetic needs."""
+    e, plain = _exps(row, temperature, top_k)
+    return _finish(e, top_p, plain)
+
+
+def _exps(row: np.ndarray, temperature: float, top_k: int) -> tuple[np.ndarray, float | None]:
+    """A row's exponentials after temperature and top-k, less their peak (the likeliest is 1.0
+    exactly), and that peak where sampling's sum is the model's (temperature 1, no top-k)."""
     z = row.astype(np.float64)
     scaled = z / max(temperature, 1e-6) if temperature != 1.0 else z
     if 0 < top_k < len(z):
         kth = np.partition(scaled, -top_k)[-top_k]
         scaled = np.where(scaled >= kth, scaled, -np.inf)
     peak = scaled[scaled.argmax()]
-    e = np.exp(scaled - peak)
+    return np.exp(scaled - peak), (peak if scaled is z else None)
+
+
+def _finish(e: np.ndarray, top_p: float, peak: float | None) -> Prepared:
+    """A row's `Prepared` from its `_exps`."""
     order = (-e).argsort(kind="stable")
     ranked = e[order]
     cum = np.add.accumulate(ranked)
     total = cum[-1]
     # cum never falls: the count of its entries below a bound is where the bound would go
     kept = int(cum.searchsorted(top_p * total)) + 1 if top_p < 1.0 else int(np.count_nonzero(ranked))
-    return Prepared(order, ranked, cum, min(kept, len(z)), *((peak, total) if scaled is z else ()))
+    return Prepared(order, ranked, cum, min(kept, len(e)), *((peak, total) if peak is not None else ()))
 
 
 class Batch:
     """A batch's logits with the sampling settings its rows are drawn with; the arithmetic is
     done once for every row, when the first row asks (steps whose logits nobody draws from, a
-    forced token's, cost nothing)."""
+    forced token's, cost nothing).
 
-    __slots__ = ("logits", "settings", "_rows")
+    Where a choice's log-probability does not need the sorted sum (temperature other than 1, or
+    top-k), a row is first offered its likeliest choice (`first`): most draws take it, and those
+    need no sort (`pick`)."""
+
+    __slots__ = ("logits", "settings", "_rows", "_first", "_quick")
 
     def __init__(self, logits: np.ndarray, settings: tuple[float, int, float]) -> None:
-        self.logits, self.settings, self._rows = logits, settings, None
+        self.logits, self.settings, self._rows, self._first = logits, settings, None, None
+        temperature, top_k, _ = settings
+        self._quick = temperature != 1.0 or 0 < top_k < logits.shape[1]
 
     def row(self, k: int) -> Prepared:
+        if self._quick:  # rows are finished one by one from their exponentials
+            return _finish(self._exps()[0][k], self.settings[2], None)
         if self._rows is None:
             self._rows = prepare(self.logits, *self.settings)
         return self._rows[k]
 
+    def first(self, k: int) -> tuple[int, float] | None:
+        """Row k's likeliest choice and the sum of its exponentials (in no set order), or None
+        where the row must be prepared whole."""
+        if not self._quick:
+            return None
+        _, top, total = self._exps()
+        return (top[k], total[k]) if math.isfinite(total[k]) else None
 
-def _draw(prep: Prepared, rng: np.random.Generator, allowed) -> int:
+    def _exps(self) -> tuple[np.ndarray, list[int], list[float]]:
+        if self._first is None:
+            e = _batch_exps(self.logits, self.settings[0], self.settings[1])
+            self._first = (e, e.argmax(axis=1).tolist(), e.sum(axis=1).tolist())
+        return self._first
+
+
+def _batch_exps(logits: np.ndarray, temperature: float, top_k: int) -> np.ndarray:
+    """`_exps` for every row of a batch at once (the same numbers: a test holds them together)."""
+    if len(logits) == 1:
+        return _exps(logits[0], temperature, top_k)[0][None, :]
+    z = logits.astype(np.float64)
+    scaled = z / max(temperature, 1e-6) if temperature != 1.0 else z
+    if 0 < top_k < z.shape[1]:
+        kth = np.partition(scaled, -top_k, axis=1)[:, -top_k][:, None]
+        scaled = np.where(scaled >= kth, scaled, -np.inf)
+    return np.exp(scaled - scaled.max(axis=1, keepdims=True))
+
+
+# what `pick` hands `Tally.add` for a choice it took without preparing the row: no sorted sum
+_UNSORTED = Prepared(None, None, None, 0)
+# how far the sum of a row's exponentials in another order may be from the sorted one's, and more
+_SUM_SLACK = 1e-12
+
+
+def _draw(prep: Prepared, rng: np.random.Generator, allowed, u: float | None = None) -> int:
     """A choice among the kept ones, redrawn without those `allowed` refuses; the likeliest allowed
-    one when no draw is; -1 when none is."""
+    one when no draw is; -1 when none is. `u` is the first draw's uniform number when it was
+    drawn already."""
     kept, order = prep.kept, prep.order
     cum, ranked = prep.cum[:kept], None
     for _ in range(8):
         total = cum[-1]
         if total <= 0:
             break
-        j = min(int(cum.searchsorted(rng.random() * total, "right")), kept - 1)
+        if u is None:
+            u = rng.random()
+        j = min(int(cum.searchsorted(u * total, "right")), kept - 1)
+        u = None
         i = int(order[j])
         if (ranked is None or ranked[j] > 0) and allowed(i):
             return i
@@ -104,10 +161,24 @@ def pick(row: np.ndarray, temperature: float, top_k: int, top_p: float, rng: np.
     model's own distribution when the filtered choices are all refused), or -1 when nothing is
     allowed; and the row's `Prepared`, for the choice's log-probability (`Tally.add`). `prepared`
     is the row as `prepare` made it for a whole batch, or (the `Batch`, the row's index)."""
+    u = None
     if isinstance(prepared, tuple):
-        prepared = prepared[0].row(prepared[1])
+        batch, k = prepared
+        first = batch.first(k)
+        if first is not None:
+            # The full draw takes the likeliest choice exactly when u times the kept choices'
+            # sum falls below 1.0 (the likeliest one's exponential, where the running total
+            # starts). The kept sum is at most the sum of all, and the sum of all in sorted order
+            # is within _SUM_SLACK of `total` (summed in another order): below the bound the full
+            # draw would take the likeliest choice with this same random number, so it is taken
+            # without the sort.
+            u = rng.random()
+            top, total = first
+            if u * total * (1 + _SUM_SLACK) < 1.0 and allowed(top):
+                return top, _UNSORTED
+        prepared = batch.row(k)
     prep = prepared or prepare(row[None, :], temperature, top_k, top_p)[0]
-    i = _draw(prep, rng, allowed)
+    i = _draw(prep, rng, allowed, u)
     if i < 0:  # the filtered choices were all refused: take from the model's whole distribution
         i = _draw(prepare(row[None, :], 1.0, 0, 1.0)[0], rng, allowed)
     return i, prep

@@ -10,7 +10,7 @@ from tunegen.runtime.kinds.abc import parse_primer
 from tunegen.runtime.manifest import Manifest
 from tunegen.runtime.model import load_model, resolve
 from tunegen.runtime.piece import Piece
-from tunegen.runtime.sampler import Tally, choose, distribution, prepare
+from tunegen.runtime.sampler import Batch, Tally, choose, distribution, pick, prepare
 from tunegen.runtime.sampling import sample
 from tunegen.runtime.score import parse_abc
 
@@ -45,6 +45,30 @@ def test_one_row_is_prepared_as_the_same_row_in_a_batch(settings):
             for name in ("order", "ranked", "cum"):
                 assert np.array_equal(getattr(alone, name), getattr(batch[k], name)), name
             assert (alone.kept, alone.peak, alone.total) == (batch[k].kept, batch[k].peak, batch[k].total)
+
+
+@pytest.mark.parametrize("settings", [(1.0, 0, 0.95), (0.8, 0, 0.95), (1.3, 5, 1.0), (0.5, 40, 0.9), (1e-7, 0, 0.95)])
+def test_a_batch_row_draws_what_its_whole_preparation_draws(settings):
+    # a row of a batch may be offered its likeliest choice without being sorted: the choice and
+    # the random numbers it uses must be those of the whole preparation, refusals included
+    rng = np.random.default_rng(6)
+    quick = 0
+    for trial in range(300):
+        logits = (rng.normal(size=(3, 65)) * rng.uniform(0.5, 12)).astype(np.float32)
+        if trial % 5 == 0:
+            logits[:, 7:12] = logits[:, :1] + np.float32(1e-7)  # ties and near ties at the top
+        refused = set(rng.choice(65, size=int(rng.integers(0, 64)), replace=False).tolist())
+        refuse = [lambda i: True, lambda i, r=refused: i not in r, lambda i: i % 2 == 1]
+        batch, whole = Batch(logits, settings), prepare(logits, *settings)
+        for k in range(3):
+            for allowed in refuse:
+                seed = int(rng.integers(1 << 30))
+                a, b = np.random.default_rng(seed), np.random.default_rng(seed)
+                got, prep = pick(logits[k], *settings, a, allowed, (batch, k))
+                assert got == pick(logits[k], *settings, b, allowed, whole[k])[0]
+                assert a.random() == b.random()  # as many random numbers used
+                quick += prep.order is None
+    assert quick > 500 or settings[0] == 1.0 and not settings[1]  # the quick way was taken often
 
 
 @pytest.mark.parametrize("settings", [(1.0, 0, 0.95), (0.8, 0, 0.95)])

@@ -618,8 +618,18 @@ class BarGuide:
             unit = Fraction(1, 8)
         self.bar_len = self.target = meter / unit
 
+    def _bar_units(self) -> Fraction:
+        """`bar_units` of the bar as it closes: scanned on from where its last token starts (the
+        barline's check scanned it so), or read whole where the strict scan refuses it (a primer's
+        bar may hold what only the lenient one passes over); where the strict scan passes, the two
+        read the same tokens."""
+        try:
+            return self._units(self.bar_text, partial=False)
+        except AbcSyntaxError:
+            return bar_units(self.bar_text)
+
     def _close_bar(self) -> None:
-        units = bar_units(self.bar_text)
+        units = self._bar_units()
         if self.bars > 0 and units < self.target:
             self.target -= units  # the next bar completes this one
         else:

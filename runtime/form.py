@@ -272,7 +272,7 @@ class FormGuide(BarGuide):
     def _close_bar(self) -> None:
         if self._tie is not None and not self._tie_text:  # the tied note falls in the next bar
             self._tie_ways = tuple(spellings(self._tie, "", self.sig))
-        self._closed = (self._role(), bar_units(self.bar_text), self._primer_left > 0)
+        self._closed = (self._role(), self._bar_units(), self._primer_left > 0)
         if self._primer_left:
             self._allowed = BARLINES
         self.bars += 1

@@ -32,7 +32,7 @@ from tunegen.runtime.sampling import draw
 
 # where profiled time is counted: by the file a function lives in (first match wins)
 PARTS = (("step", ("runtime/model.py", "interpreter.py", "_pywrap")),
-         ("guide", ("runtime/abc.py", "runtime/events.py", "fractions.py", "re.Pattern")),
+         ("guide", ("runtime/abc.py", "runtime/form.py", "runtime/events.py", "fractions.py", "re.Pattern")),
          ("sampling", ("runtime/sampler.py", "runtime/sampling.py", "numpy")),
          ("validation", ("runtime/score.py", "music21", "runtime/kinds/")))
 

@@ -88,7 +88,8 @@ def _fork(piece: Sequence[T], run: Callable[[Sequence[T]], list[R]]) -> tuple[in
         code = 1
         try:
             os.close(read_end)
-            signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends the copy with the command
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # the caller's handlers are
+                signal.signal(sig, signal.SIG_DFL)  # not the copy's: Ctrl-C or a kill just ends it
             data = pickle.dumps(run(piece), protocol=pickle.HIGHEST_PROTOCOL)
             with os.fdopen(write_end, "wb") as pipe:
                 pipe.write(data)

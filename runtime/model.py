@@ -87,7 +87,7 @@ class StepModel:
                              f"{reason}{hint}") from None
         try:
             self._match_graph()
-            self.batch = 0
+            self.batch, self._sizes = 0, set()
             self.resize(1)
         except (ValueError, RuntimeError, KeyError, IndexError, TypeError) as e:
             reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
@@ -140,9 +140,14 @@ class StepModel:
         for i, units in enumerate(self.manifest.layers):
             for kind in "hc":
                 self.interpreter.resize_tensor_input(self._in[f"{kind}{i}"], [batch, units])
-        # no interpreter writes anything when it reallocates (only when it loads), and hiding
-        # native stderr costs 50 µs: a batch resizes whenever one of its draws ends
-        self.interpreter.allocate_tensors()
+        # a size allocated before has nothing to say on native stderr, and hiding it costs 50 µs:
+        # a batch resizes whenever one of its draws ends
+        if batch in self._sizes:
+            self.interpreter.allocate_tensors()
+        else:
+            with native_stderr(keep=_KEEP):
+                self.interpreter.allocate_tensors()
+            self._sizes.add(batch)
         self.batch = batch
 
     def zero_state(self, batch: int = 1) -> list[np.ndarray]:

@@ -24,21 +24,15 @@ def prepare(logits: np.ndarray, temperature: float, top_k: int, top_p: float) ->
     """`Prepared` rows for logits [batch, vocab]: one numpy pass for every row of a batch."""
     if len(logits) == 1:
         return [_prepare_row(logits[0], temperature, top_k, top_p)]
-    z = logits.astype(np.float64)
-    scaled = z / max(temperature, 1e-6) if temperature != 1.0 else z
-    if 0 < top_k < z.shape[1]:
-        kth = np.partition(scaled, -top_k, axis=1)[:, -top_k][:, None]
-        scaled = np.where(scaled >= kth, scaled, -np.inf)
-    peak = scaled.max(axis=1, keepdims=True)
-    e = np.exp(scaled - peak)
+    e, peak = _batch_exps(logits, temperature, top_k)
     order = np.argsort(-e, axis=1, kind="stable")
     ranked = e[np.arange(len(e))[:, None], order]
     cum = np.add.accumulate(ranked, axis=1)
     total = cum[:, -1:]
     kept = ((cum < top_p * total).sum(axis=1) + 1 if top_p < 1.0 else (ranked > 0).sum(axis=1)).tolist()
-    plain = scaled is z  # at temperature 1 without top-k the softmax's sum is the model's
-    return [Prepared(order[k], ranked[k], cum[k], min(kept[k], z.shape[1]), *((peak[k, 0], total[k, 0]) if plain else ()))
-            for k in range(len(z))]
+    return [Prepared(order[k], ranked[k], cum[k], min(kept[k], e.shape[1]),
+                     *((peak[k, 0], total[k, 0]) if peak is not None else ()))
+            for k in range(len(e))]
 
 
 def _prepare_row(row: np.ndarray, temperature: float, top_k: int, top_p: float) -> Prepared:
@@ -104,21 +98,23 @@ class Batch:
 
     def _exps(self) -> tuple[np.ndarray, list[int], list[float]]:
         if self._first is None:
-            e = _batch_exps(self.logits, self.settings[0], self.settings[1])
+            e = (_exps(self.logits[0], *self.settings[:2])[0][None, :] if len(self.logits) == 1
+                 else _batch_exps(self.logits, *self.settings[:2])[0])
             self._first = (e, e.argmax(axis=1).tolist(), e.sum(axis=1).tolist())
         return self._first
 
 
-def _batch_exps(logits: np.ndarray, temperature: float, top_k: int) -> np.ndarray:
-    """`_exps` for every row of a batch at once (the same numbers: a test holds them together)."""
-    if len(logits) == 1:
-        return _exps(logits[0], temperature, top_k)[0][None, :]
+def _batch_exps(logits: np.ndarray, temperature: float, top_k: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """`_exps` for every row of a batch [batch, vocab] at once (the same numbers: a test holds
+    them together), and the peaks [batch, 1] where sampling's sum is the model's."""
     z = logits.astype(np.float64)
     scaled = z / max(temperature, 1e-6) if temperature != 1.0 else z
     if 0 < top_k < z.shape[1]:
         kth = np.partition(scaled, -top_k, axis=1)[:, -top_k][:, None]
         scaled = np.where(scaled >= kth, scaled, -np.inf)
-    return np.exp(scaled - scaled.max(axis=1, keepdims=True))
+    peak = scaled.max(axis=1, keepdims=True)
+    # at temperature 1 without top-k the softmax's sum is the model's
+    return np.exp(scaled - peak), (peak if scaled is z else None)
 
 
 # what `pick` hands `Tally.add` for a choice it took without preparing the row: no sorted sum

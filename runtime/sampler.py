@@ -8,16 +8,36 @@ import numpy as np
 
 
 class Prepared:
-    """One row's sampling arithmetic, done for a whole batch at once (`prepare`): the choices in
-    order of probability after temperature and top-k, their running total, how many top-p keeps,
-    and, where sampling already made them (temperature 1, no top-k), the logits' peak and the sum
-    of their exponentials less it, of which a choice's log-probability follows (`Tally`)."""
+    """One row's sampling arithmetic, done for a whole batch at once (`prepare`): the choices'
+    exponentials in order of probability after temperature and top-k, their running total, how
+    many top-p keeps, and, where sampling already made them (temperature 1, no top-k), the logits'
+    peak and the sum of their exponentials less it, of which a choice's log-probability follows
+    (`Tally`). Which token each ranked choice is (`choice`) is found when a draw needs it: sorting
+    the values alone is a third of the cost of sorting their indices."""
 
-    __slots__ = ("order", "ranked", "cum", "kept", "peak", "total")
+    __slots__ = ("e", "_order", "ranked", "cum", "kept", "peak", "total")
 
-    def __init__(self, order, ranked, cum, kept: int, peak=None, total=None) -> None:
-        self.order, self.ranked, self.cum, self.kept = order, ranked, cum, kept
-        self.peak, self.total = peak, total
+    def __init__(self, e, ranked, cum, kept: int, peak=None, total=None, order=None) -> None:
+        self.e, self.ranked, self.cum, self.kept = e, ranked, cum, kept
+        self.peak, self.total, self._order = peak, total, order
+
+    @property
+    def order(self) -> np.ndarray:
+        """Every choice's token, likeliest first (ties in vocabulary order)."""
+        if self._order is None:
+            self._order = (-self.e).argsort(kind="stable")
+        return self._order
+
+    def choice(self, j: int) -> int:
+        """The token of ranked choice `j`: `order[j]` without sorting the indices."""
+        if self._order is None:
+            ranked, v = self.ranked, self.ranked[j]
+            if v == v:  # ranked holds the exponentials' values in order: v's tokens are in e
+                first = j  # ties stand in vocabulary order: j is the (j - first)th of v's tokens
+                while first and ranked[first - 1] == v:
+                    first -= 1
+                return int(np.flatnonzero(self.e == v)[j - first])
+        return int(self.order[j])
 
 
 def prepare(logits: np.ndarray, temperature: float, top_k: int, top_p: float) -> list[Prepared]:
@@ -25,12 +45,11 @@ def prepare(logits: np.ndarray, temperature: float, top_k: int, top_p: float) ->
     if len(logits) == 1:
         return [_prepare_row(logits[0], temperature, top_k, top_p)]
     e, peak = _batch_exps(logits, temperature, top_k)
-    order = np.argsort(-e, axis=1, kind="stable")
-    ranked = e[np.arange(len(e))[:, None], order]
+    ranked = -np.sort(-e, axis=1)  # the values of a stable argsort of -e, in its order
     cum = np.add.accumulate(ranked, axis=1)
     total = cum[:, -1:]
     kept = ((cum < top_p * total).sum(axis=1) + 1 if top_p < 1.0 else (ranked > 0).sum(axis=1)).tolist()
-    return [Prepared(order[k], ranked[k], cum[k], min(kept[k], e.shape[1]),
+    return [Prepared(e[k], ranked[k], cum[k], min(kept[k], e.shape[1]),
                      *((peak[k, 0], total[k, 0]) if peak is not None else ()))
             for k in range(len(e))]
 
@@ -56,13 +75,12 @@ def _exps(row: np.ndarray, temperature: float, top_k: int) -> tuple[np.ndarray, 
 
 def _finish(e: np.ndarray, top_p: float, peak: float | None) -> Prepared:
     """A row's `Prepared` from its `_exps`."""
-    order = (-e).argsort(kind="stable")
-    ranked = e[order]
+    ranked = -np.sort(-e)  # the values of a stable argsort of -e, in its order
     cum = np.add.accumulate(ranked)
     total = cum[-1]
     # cum never falls: the count of its entries below a bound is where the bound would go
     kept = int(cum.searchsorted(top_p * total)) + 1 if top_p < 1.0 else int(np.count_nonzero(ranked))
-    return Prepared(order, ranked, cum, min(kept, len(e)), *((peak, total) if peak is not None else ()))
+    return Prepared(e, ranked, cum, min(kept, len(e)), *((peak, total) if peak is not None else ()))
 
 
 class Batch:
@@ -127,7 +145,7 @@ def _draw(prep: Prepared, rng: np.random.Generator, allowed, u: float | None = N
     """A choice among the kept ones, redrawn without those `allowed` refuses; the likeliest allowed
     one when no draw is; -1 when none is. `u` is the first draw's uniform number when it was
     drawn already."""
-    kept, order = prep.kept, prep.order
+    kept = prep.kept
     cum, ranked = prep.cum[:kept], None
     for _ in range(8):
         total = cum[-1]
@@ -137,7 +155,7 @@ def _draw(prep: Prepared, rng: np.random.Generator, allowed, u: float | None = N
             u = rng.random()
         j = min(int(cum.searchsorted(u * total, "right")), kept - 1)
         u = None
-        i = int(order[j])
+        i = prep.choice(j)
         if (ranked is None or ranked[j] > 0) and allowed(i):
             return i
         if ranked is None:
@@ -145,6 +163,7 @@ def _draw(prep: Prepared, rng: np.random.Generator, allowed, u: float | None = N
         ranked[j] = 0.0
         cum = np.cumsum(ranked)
     weights = prep.ranked[:kept] if ranked is None else ranked
+    order = prep.order
     for j in range(kept):
         if weights[j] > 0 and allowed(int(order[j])):
             return int(order[j])
@@ -253,4 +272,4 @@ def choose(p: np.ndarray, rng: np.random.Generator, allowed) -> int:
     order = np.argsort(-p, kind="stable")
     ranked = np.asarray(p, np.float64)[order]
     kept = int(np.count_nonzero(ranked))
-    return _draw(Prepared(order, ranked, np.cumsum(ranked), kept), rng, allowed) if kept else -1
+    return _draw(Prepared(p, ranked, np.cumsum(ranked), kept, order=order), rng, allowed) if kept else -1

@@ -447,6 +447,7 @@ class BarGuide:
         self._resume: tuple | None = None  # where to scan the bar on from, and the scanner there
         self._resume_at = 0  # the bar's length when `_resume` was taken
         self._resume_whole = False
+        self._ahead: tuple | None = None  # (resume, text, resume after text): a candidate's scan
 
     def _next_fields(self) -> list[str]:
         """Fields that may start the next header line: up to the first required or fixed one."""
@@ -547,16 +548,23 @@ class BarGuide:
     def _scaled(self, text: str, partial: bool) -> int | Fraction:
         """`_units` in the scanner's own 1/SCALE units (compared as ints, not Fractions)."""
         if self._resume_at != len(self.bar_text):
-            start = self._resume or (0, _START)
-            try:
-                self._resume = scan_on(self.bar_text, *start, partial=True)[1]
-            except AbcSyntaxError:
-                self._resume = None  # read this bar whole from now on: the old way, always right
-                self._resume_whole = True
+            ahead = self._ahead
+            if ahead is not None and ahead[0] is self._resume and ahead[1] == self.bar_text:
+                self._resume = ahead[2]  # the character asked about last was written: scanned already
+            else:
+                start = self._resume or (0, _START)
+                try:
+                    self._resume = scan_on(self.bar_text, *start, partial=True)[1]
+                except AbcSyntaxError:
+                    self._resume = None  # read this bar whole from now on: the old way, always right
+                    self._resume_whole = True
             self._resume_at = len(self.bar_text)
         if self._resume_whole or self._resume is None:
             return scan(text, 0, _START, True, partial)[0]
-        return scan_on(text, *self._resume, partial=partial)[0]
+        got, after = scan_on(text, *self._resume, partial=partial)
+        if partial:
+            self._ahead = (self._resume, text, after)
+        return got
 
     def safe_point(self) -> bool:
         """Whether a barline was just written (a safe point to sample again from)."""

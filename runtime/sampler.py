@@ -36,7 +36,8 @@ class Prepared:
                 first = j  # ties stand in vocabulary order: j is the (j - first)th of v's tokens
                 while first and ranked[first - 1] == v:
                     first -= 1
-                return int(np.flatnonzero(self.e == v)[j - first])
+                same = self.e == v
+                return int(same.argmax() if first == j else np.flatnonzero(same)[j - first])
         return int(self.order[j])
 
 
@@ -64,13 +65,17 @@ def _prepare_row(row: np.ndarray, temperature: float, top_k: int, top_p: float) 
 def _exps(row: np.ndarray, temperature: float, top_k: int) -> tuple[np.ndarray, float | None]:
     """A row's exponentials after temperature and top-k, less their peak (the likeliest is 1.0
     exactly), and that peak where sampling's sum is the model's (temperature 1, no top-k)."""
+    # in place where it may be: every numpy call counts, and more so with caches the step emptied
     z = row.astype(np.float64)
-    scaled = z / max(temperature, 1e-6) if temperature != 1.0 else z
+    plain = temperature == 1.0
+    if not plain:
+        np.divide(z, max(temperature, 1e-6), out=z)
     if 0 < top_k < len(z):
-        kth = np.partition(scaled, -top_k)[-top_k]
-        scaled = np.where(scaled >= kth, scaled, -np.inf)
-    peak = scaled[scaled.argmax()]
-    return np.exp(scaled - peak), (peak if scaled is z else None)
+        kth = np.partition(z, -top_k)[-top_k]
+        z, plain = np.where(z >= kth, z, -np.inf), False
+    peak = z.max()
+    np.subtract(z, peak, out=z)
+    return np.exp(z, out=z), (peak if plain else None)
 
 
 def _finish(e: np.ndarray, top_p: float, peak: float | None) -> Prepared:
@@ -116,9 +121,12 @@ class Batch:
 
     def _exps(self) -> tuple[np.ndarray, list[int], list[float]]:
         if self._first is None:
-            e = (_exps(self.logits[0], *self.settings[:2])[0][None, :] if len(self.logits) == 1
-                 else _batch_exps(self.logits, *self.settings[:2])[0])
-            self._first = (e, e.argmax(axis=1).tolist(), e.sum(axis=1).tolist())
+            if len(self.logits) == 1:
+                e = _exps(self.logits[0], *self.settings[:2])[0]
+                self._first = (e[None, :], [int(e.argmax())], [float(e.sum())])
+            else:
+                e = _batch_exps(self.logits, *self.settings[:2])[0]
+                self._first = (e, e.argmax(axis=1).tolist(), e.sum(axis=1).tolist())
         return self._first
 
 

@@ -67,10 +67,11 @@ class _Row:
     """One draw of a batch as the loop follows it."""
 
     __slots__ = ("guide", "rng", "out", "tally", "sampled", "saved", "retries", "emitted", "queue",
-                 "most", "ending", "restored")
+                 "most", "ending", "restored", "allowed")
 
-    def __init__(self, guide: Guide, rng: np.random.Generator, max_length: int) -> None:
+    def __init__(self, guide: Guide, rng: np.random.Generator, max_length: int, tokens, end: int) -> None:
         self.guide, self.rng = guide, rng
+        self.allowed = _allowed(guide, tokens, end)
         self.out: list[str] = []
         self.tally, self.sampled = Tally(undo=guide.max_backoffs > 0), 0
         self.saved = None  # the draw as it stood at its last safe point, to back off to from a dead end
@@ -89,7 +90,7 @@ def draws(model: StepModel, opts: Options, rngs: Sequence[np.random.Generator], 
     vocab = model.manifest.vocab
     tokens, end, index = vocab.tokens, vocab.end, vocab.index
     how = (opts.temperature, opts.top_k, opts.top_p)
-    rows = [_Row(g, rng, opts.max_length) for g, rng in zip(guides, rngs, strict=True)]
+    rows = [_Row(g, rng, opts.max_length, tokens, end) for g, rng in zip(guides, rngs, strict=True)]
     active = list(range(len(rows)))  # the draws still going, in the order of the batch's rows
     feed = [vocab.start] * len(rows)
     state = model.zero_state(len(rows))
@@ -133,14 +134,10 @@ def _choose(row: _Row, logits: np.ndarray, state: list[np.ndarray], k: int, prep
     """What one draw feeds the model next (a token id, or a token), having drawn from `logits` (its
     row of the batch's, `state` row `k` the state after them) and followed its guide; None when the
     draw is done (`row.ending` says why)."""
-    guide, out = row.guide, row.out
     if row.queue:
         return _feed(row, (row.queue.pop(),))
-    backoffs = guide.max_backoffs
-
-    def allowed(i: int) -> bool:
-        return guide.can_end() if i == end else i > 2 and guide.allows(tokens[i])
-
+    guide, out, allowed = row.guide, row.out, row.allowed
+    backoffs, row_logits = guide.max_backoffs, logits[0]
     while len(out) < row.most:
         forced = guide.forced()
         if forced:
@@ -151,7 +148,7 @@ def _choose(row: _Row, logits: np.ndarray, state: list[np.ndarray], k: int, prep
         if backoffs and guide.safe_point() and (row.saved is None or row.saved[0] != len(out)):
             rows = [s[k:k + 1] for s in state] if row.restored is None else row.restored
             row.saved = (len(out), logits, rows, copy.copy(guide), row.tally.mark(), row.sampled, prepared)
-        i, prep = pick(logits[0], *prepared[0].settings, row.rng, allowed, prepared)
+        i, prep = pick(row_logits, *prepared[0].settings, row.rng, allowed, prepared)
         if i < 0:
             if row.saved is None or row.retries >= backoffs:
                 row.ending = "stuck"
@@ -160,10 +157,12 @@ def _choose(row: _Row, logits: np.ndarray, state: list[np.ndarray], k: int, prep
             row.retries += 1
             n, logits, row.restored, guide, mark, row.sampled, prepared = row.saved
             guide = row.guide = copy.copy(guide)
+            allowed = row.allowed = _allowed(guide, tokens, end)
+            row_logits = logits[0]
             row.tally.back(mark)
             del out[n:]
             continue
-        row.tally.add(logits[0], i, prep)
+        row.tally.add(row_logits, i, prep)
         row.sampled += 1
         if i == end:
             row.ending = "end"
@@ -177,6 +176,13 @@ def _choose(row: _Row, logits: np.ndarray, state: list[np.ndarray], k: int, prep
         return i if first == tok else first  # what the model chose stands for itself: its id is known
     row.ending = "length"
     return None
+
+
+def _allowed(guide: Guide, tokens: Sequence[str], end: int) -> Callable[[int], bool]:
+    """Whether `guide` allows token id i next (the end token where the piece may end)."""
+    def allowed(i: int) -> bool:
+        return guide.can_end() if i == end else i > 2 and guide.allows(tokens[i])
+    return allowed
 
 
 def _feed(row: _Row, toks: Sequence[str]) -> str:

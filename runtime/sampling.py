@@ -243,13 +243,17 @@ def samples(model: StepModel, opts: Options, make_guide: Callable[[int], Guide],
         best, best_rank = None, None
         for attempt in range(MAX_ATTEMPTS):
             drawn = draw(model, opts, lambda i=index: make_guide(i), [opts.seed, index, attempt], opts.candidates)
-            for d in drawn:
-                piece = make_piece(d, index, attempt)
-                mine = rank(piece)
-                if best is None or mine > best_rank:  # the problem only of what would be kept
-                    reason = problem(piece) or ""
-                    if not reason:
-                        best, best_rank = piece, mine
+            pieces = [make_piece(d, index, attempt) for d in drawn]
+            ranks = [rank(piece) for piece in pieces]
+            # the likeliest first (the earliest of equals): the first usable one is the one kept,
+            # and only the problems of those before it are looked for
+            for k in sorted(range(len(pieces)), key=lambda k: ranks[k], reverse=True):
+                if best is not None and not ranks[k] > best_rank:
+                    break
+                reason = problem(pieces[k]) or ""
+                if not reason:
+                    best, best_rank = pieces[k], ranks[k]
+                    break
             if best is not None and (best_rank[0] or attempt + 1 >= MAX_TRIES):
                 break
         else:

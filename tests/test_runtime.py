@@ -232,3 +232,30 @@ def test_several_files_are_written_all_or_none(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.json"]  # no a.tflite, no temp file
     write_all_atomic([(tmp_path / "a.tflite", b"model"), (tmp_path / "c.json", b"{}")])
     assert (tmp_path / "a.tflite").read_bytes() == b"model" and (tmp_path / "c.json").read_bytes() == b"{}"
+
+
+def test_candidates_keep_the_likeliest_usable_draw_and_check_only_what_could_be_kept(monkeypatch):
+    # the draws are given here, not sampled: what is under test is which one is kept
+    from types import SimpleNamespace
+
+    from tunegen.runtime import sampling
+    from tunegen.runtime.sampling import MAX_TRIES, Draw
+
+    scores = {0: [-1.0, -0.5, -0.5, -0.7, -0.5], 1: [-0.45, -0.2, -0.9]}
+    monkeypatch.setattr(sampling, "draw", lambda model, opts, make_guide, seed, candidates: [
+        Draw([f"{seed[2]}.{k}"], 1, s, "end") for k, s in enumerate(scores.get(seed[2], [-2.0]))])
+    checked = []
+
+    def problem(piece):
+        checked.append(piece.tokens[0])
+        return "unusable" if piece.tokens[0] in ("0.1", "1.1") else None
+
+    opts = SimpleNamespace(count=1, seed=3, candidates=5)
+    kept = sample(None, opts, lambda i: None, lambda d, i, a: d, problem)
+    assert kept[0].tokens == ["0.2"] and checked == ["0.1", "0.2"]  # the first of equals that is usable
+
+    checked.clear()  # none is all it should be: drawn again, the best of every attempt kept
+    kept = sample(None, opts, lambda i: None, lambda d, i, a: d, problem, rank=lambda p: (False, p.mean_logprob))
+    assert kept[0].tokens == ["1.0"]
+    assert checked == ["0.1", "0.2", "1.1", "1.0"]  # later attempts' draws are no better: not checked
+    assert MAX_TRIES > 2

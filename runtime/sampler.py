@@ -9,12 +9,12 @@ import numpy as np
 
 
 class Prepared:
-    """One row's sampling arithmetic, done for a whole batch at once (`prepare`): the choices'
-    exponentials in order of probability after temperature and top-k, their running total, how
-    many top-p keeps, and, where sampling already made them (temperature 1, no top-k), the logits'
-    peak and the sum of their exponentials less it, of which a choice's log-probability follows
-    (`Tally`). Which token each ranked choice is (`choice`) is found when a draw needs it: sorting
-    the values alone is a third of the cost of sorting their indices."""
+    """One row's sampling arithmetic, done for a whole batch at once (`prepare`): the exponentials
+    after temperature and top-k (`e`, in vocabulary order), the same in order of probability
+    (`ranked`), their running total, how many top-p keeps, and, where sampling already made them
+    (temperature 1, no top-k), the logits' peak and the sum of their exponentials less it, of which
+    a choice's log-probability follows (`Tally`). Which token a ranked choice is (`choice`) is found
+    when a draw needs it: sorting the values alone costs a third of sorting their indices."""
 
     __slots__ = ("e", "_order", "ranked", "cum", "kept", "peak", "total")
 
@@ -157,9 +157,8 @@ _UNSORTED = Prepared(None, None, None, 0)
 
 
 def _slack(n: int) -> float:
-    """How much more than the sum of n exponentials (at most 1.0 each, none below 0) in one order
-    the sum in another may be: each of two orders is within n rounding errors of the exact sum,
-    and more."""
+    """The factor by which a sum of n exponentials (each between 0 and 1) in one order may exceed
+    their sum in another, with a margin: each order is within n roundings of the exact sum."""
     return 1.0 + 1e-12 + n * 1e-15
 
 

@@ -8,6 +8,8 @@ and stops at the end token or a limit. `sample` draws pieces again until the kin
 from __future__ import annotations
 
 import copy
+import functools
+import weakref
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -206,10 +208,23 @@ def finish(steps: Generator) -> Any:
 def draw(model: StepModel, opts: Options, make_guide: Callable[[], Guide], seed: list[int],
          candidates: int = 1) -> list[Draw]:
     """One draw seeded with `seed`, or `candidates` draws (seeded `seed + [k]`) stepped together,
-    one batch per core (`forked.split`), each with a guide `make_guide()` gives."""
+    one batch per core (`forked.Helpers`), each with a guide `make_guide()` gives."""
     seeds = [seed] if candidates == 1 else [[*seed, k] for k in range(candidates)]
-    return forked.split(seeds, lambda part: finish(draws(
-        model, opts, [np.random.default_rng(s) for s in part], [make_guide() for _ in part])))
+    if candidates == 1:
+        return _part(opts, make_guide, model, seeds)
+    helpers = _HELPERS.get(model)
+    if helpers is None:
+        helpers = _HELPERS[model] = forked.Helpers(weakref.proxy(model))
+    return helpers.split(seeds, functools.partial(_part, opts, make_guide))
+
+
+# each model's copies of this process kept to draw candidates: they go when the model does
+_HELPERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _part(opts: Options, make_guide: Callable[[], Guide], model: StepModel, seeds: Sequence[list[int]]) -> list[Draw]:
+    """The draws of `seeds`, stepped in one batch (what one process draws of a split)."""
+    return finish(draws(model, opts, [np.random.default_rng(s) for s in seeds], [make_guide() for _ in seeds]))
 
 
 def sample(model: StepModel, opts: Options, make_guide: Callable[[int], Guide],
@@ -242,7 +257,7 @@ def samples(model: StepModel, opts: Options, make_guide: Callable[[int], Guide],
         reason = ""
         best, best_rank = None, None
         for attempt in range(MAX_ATTEMPTS):
-            drawn = draw(model, opts, lambda i=index: make_guide(i), [opts.seed, index, attempt], opts.candidates)
+            drawn = draw(model, opts, functools.partial(make_guide, index), [opts.seed, index, attempt], opts.candidates)
             pieces = [make_piece(d, index, attempt) for d in drawn]
             ranks = [rank(piece) for piece in pieces]
             # the likeliest first (the earliest of equals): the first usable one is the one kept,

@@ -2,6 +2,7 @@
 against the same rows drawn in one batch here."""
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -101,3 +102,73 @@ def test_the_command_splits_with_its_progress_bar_and_writes_what_the_api_draws(
     pieces = model.generate_many(2, seed=5, candidates=6)
     assert out.read_bytes() == model.kind.collection(pieces)
 
+
+
+def _scaled(target, piece):
+    return [target * x for x in piece]
+
+
+def _fails_in_a_copy(target, piece):
+    if os.getpid() != target:
+        raise ValueError("a part that fails in its copy")
+    return [x + 1 for x in piece]
+
+
+def _stuck_in_a_copy(target, piece):
+    if os.getpid() != target:
+        threading.Event().wait(60)  # would outlive the split if it were not stopped
+        return list(piece)
+    raise KeyboardInterrupt
+
+
+def _pids(helpers):
+    return [pid for pid, *_ in helpers._copies]
+
+
+def test_kept_copies_draw_split_after_split_without_a_fork(two_cores):
+    helpers = forked.Helpers(10)
+    try:
+        assert helpers.split(list(range(7)), _scaled) == [10 * x for x in range(7)]
+        kept = _pids(helpers)
+        assert len(kept) == 1 and kept[0] != os.getpid()
+        assert helpers.split([3, 4, 5], _scaled) == [30, 40, 50]
+        assert _pids(helpers) == kept  # the same copy drew the second split's part
+    finally:
+        helpers.close()
+    assert _pids(helpers) == []
+
+
+def test_a_kept_copy_that_is_gone_or_fails_leaves_its_part_to_be_drawn_here(two_cores):
+    here = os.getpid()
+    helpers = forked.Helpers(here)
+    try:
+        assert helpers.split([1, 2, 3, 4], _fails_in_a_copy) == [2, 3, 4, 5]
+        (kept,) = _pids(helpers)  # a part that failed in its copy: the copy itself is fine
+        os.kill(kept, signal.SIGKILL)
+        assert helpers.split(list(range(6)), _scaled) == [here * x for x in range(6)]
+        assert _pids(helpers) == []  # the dead copy was let go (and reaped) ...
+        with pytest.raises(ChildProcessError):
+            os.waitpid(kept, os.WNOHANG)
+        assert helpers.split([1, 2], _scaled) == [here, 2 * here]
+        assert len(_pids(helpers)) == 1 and _pids(helpers) != [kept]  # ... and a new one forked
+    finally:
+        helpers.close()
+
+
+def test_an_error_here_stops_a_kept_copy_that_is_drawing(two_cores):
+    helpers = forked.Helpers(os.getpid())
+    assert helpers.split([1, 2], _scaled) == [os.getpid(), 2 * os.getpid()]
+    (kept,) = _pids(helpers)
+    with pytest.raises(KeyboardInterrupt):
+        helpers.split([1, 2, 3, 4], _stuck_in_a_copy)
+    assert _pids(helpers) == []  # its answer would have been the next split's: it is stopped
+    with pytest.raises(ChildProcessError):
+        os.waitpid(kept, os.WNOHANG)  # and reaped
+
+
+def test_work_that_is_no_data_is_drawn_in_copies_forked_for_it(two_cores):
+    helpers = forked.Helpers(3)
+    here = os.getpid()
+    assert helpers.split([1, 2, 3, 4], lambda target, piece: [(target * x, os.getpid() != here) for x in piece]) == [
+        (3, False), (6, False), (9, True), (12, True)]
+    assert _pids(helpers) == []  # nothing kept for a closure

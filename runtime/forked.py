@@ -4,11 +4,11 @@ another process but the first, which stays here.
 Rows of a batch are computed independently (a row's logits are the same bit for bit in a batch of
 one, three or eight), and each draw has its own random stream, so the split draws exactly what one
 batch would; a part whose process fails is drawn here instead. The other processes are forked
-copies of this one, so a part costs no load and no start-up: `Helpers` keeps such copies waiting for
-the next split (a fork and the pages it then copies cost a split a fifth of its time), and a split
-whose work cannot be handed over as data forks a copy for itself. Forking is done only on Linux and
-only where no other thread of this process could be holding something the copy needs (a server's
-or a player's threads): elsewhere the rows stay one batch.
+copies of this one, so a part costs no load and no start-up: `Helpers` keeps such copies waiting
+for the next split (a fork and the pages it then copies cost a split about a tenth of its time),
+and a split whose work cannot be handed over as data forks a copy for itself. Forking is done only
+on Linux and only where no other thread of this process could be holding something the copy needs
+(a server's or a player's threads): elsewhere the rows stay one batch.
 """
 
 from __future__ import annotations

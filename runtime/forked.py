@@ -13,6 +13,7 @@ on Linux and only where no other thread of this process could be holding somethi
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import pickle
@@ -87,7 +88,10 @@ class Helpers:
     def __init__(self, target: Any) -> None:
         self.target = target
         self._copies: list[tuple[int, int, int]] = []  # (pid, pipe to it, pipe from it)
-        self._close = weakref.finalize(self, Helpers._shut, self._copies)
+        weakref.finalize(self, Helpers._shut, self._copies)
+        # let them go before anything registered earlier runs at exit: the command line's reader of
+        # native stderr waits for every writer of its pipe, and the copies hold it
+        atexit.register(Helpers._shut, self._copies)
         _ALL.add(self)
 
     def split(self, items: Sequence[T], run: Callable[[Any, Sequence[T]], list[R]]) -> list[R]:

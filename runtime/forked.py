@@ -177,9 +177,8 @@ class Helpers:
             return None
         if pid == 0:  # the copy: draw each part it is handed until its pipe ends
             try:
-                for fd in (jobs_w, out_r, *(fd for h in list(_ALL) for _, *fds in h._copies for fd in fds)):
-                    with contextlib.suppress(OSError):
-                        os.close(fd)
+                os.close(jobs_w)
+                os.close(out_r)
                 # the caller's handlers are not the copy's: a kill ends it, and Ctrl-C is the caller's
                 # to act on (it stops a copy that is drawing, and one that waits is of no harm)
                 for sig in (signal.SIGTERM, signal.SIGHUP):
@@ -200,7 +199,23 @@ class Helpers:
         return pid, jobs_w, out_r
 
 
-_ALL: weakref.WeakSet = weakref.WeakSet()  # every Helpers of this process: a new copy closes their pipes
+_ALL: weakref.WeakSet = weakref.WeakSet()  # every Helpers of this process
+
+
+def _forget_copies() -> None:
+    """In a process forked from this one (a copy, or a fork of a user's own): the kept copies are
+    this process's, not its own to talk to; it closes their pipes and forks its own when it needs."""
+    for helpers in list(_ALL):
+        for _, to_it, from_it in helpers._copies:
+            for fd in (to_it, from_it):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        helpers._copies.clear()
+    _EXITING.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_copies)
 _LENGTH = struct.Struct("<Q")
 
 

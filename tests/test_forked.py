@@ -172,3 +172,26 @@ def test_work_that_is_no_data_is_drawn_in_copies_forked_for_it(two_cores):
     assert helpers.split([1, 2, 3, 4], lambda target, piece: [(target * x, os.getpid() != here) for x in piece]) == [
         (3, False), (6, False), (9, True), (12, True)]
     assert _pids(helpers) == []  # nothing kept for a closure
+
+
+def test_a_process_forked_from_this_one_keeps_no_copies_of_ours(two_cores):
+    # a server that forks its workers after a draw: a worker must not talk to this process's copies
+    helpers = forked.Helpers(2)
+    try:
+        assert helpers.split([1, 2], _scaled) == [2, 4]
+        (kept,) = _pids(helpers)
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            ok = _pids(helpers) == [] and helpers.split([1, 2, 3], _scaled) == [2, 4, 6]
+            ok = ok and len(_pids(helpers)) == 1 and _pids(helpers) != [kept]
+            os.write(write_end, b"1" if ok else b"0")
+            os._exit(0)
+        os.close(write_end)
+        answer = os.read(read_end, 1)
+        os.close(read_end)
+        os.waitpid(pid, 0)
+        assert answer == b"1"
+        assert _pids(helpers) == [kept] and helpers.split([5, 6], _scaled) == [10, 12]
+    finally:
+        helpers.close()

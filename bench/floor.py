@@ -10,7 +10,9 @@ Also `--candidates 8` against one draw, beside what a batch-8 step costs the mod
 the least the ratio could be (`model alone`): the eight draws' own batch schedule stepped with
 nothing between the steps (rows leave the batch as their draws end), over one draw's wall time.
 The draws are split over the usable cores as `generate` splits them (`parts` of them, one batch
-per core), and the model-alone floor is then that of the slowest part.
+per core), and the model-alone floor is then that of the slowest part. `forking each`: the same
+draws, interleaved with them, when every draw forks its copies rather than handing its parts to
+the kept ones.
 
 Run: .venv/bin/python bench/floor.py [--seeds 15]
 Last line: `overhead_vs_step: <the larger of the two ratios>`.
@@ -27,7 +29,7 @@ import time
 import numpy as np
 
 import tunegen
-from tunegen.runtime import forked
+from tunegen.runtime import forked, sampling
 from tunegen.runtime.sampling import draw
 
 # where profiled time is counted: by the file a function lives in (first match wins)
@@ -66,23 +68,37 @@ def schedule(step, lengths: list[int]) -> float:
     return time.perf_counter() - t
 
 
-def candidates(model, seeds: range = range(1, 6)) -> tuple[float, float, float, float]:
-    """Median wall seconds of one draw and of `--candidates 8`, a batch-8 step's time over a
-    batch-1 step's, and the median over seeds of the model alone stepping the eight draws' batch
-    (each row as many steps as its draw made; the slowest part where they are split over cores)
-    over one draw's wall time: the least the ratio could be with no work at all between the steps."""
-    def wall(**settings) -> list[float]:
-        out = []
-        for s in seeds:
-            t = time.perf_counter()
-            model.generate(seed=s, **settings)
-            out.append(time.perf_counter() - t)
-        return out
+def _forking_draw(model, opts, make_guide, seed, candidates=1):
+    """`sampling.draw` as it was before copies were kept: every split forks its own."""
+    seeds = [seed] if candidates == 1 else [[*seed, k] for k in range(candidates)]
+    return forked.split(seeds, lambda part: sampling._part(opts, make_guide, model, part))
 
-    ones, eights = wall(), wall(candidates=8)
+
+def candidates(model, seeds: range = range(1, 6), rounds: int = 3) -> tuple[float, float, float, float, float]:
+    """Median wall seconds (`rounds` of `seeds`) of one draw, of `--candidates 8` and of it forking
+    at every draw (the three interleaved), a batch-8 step's time over a batch-1 step's, and the median over seeds of the
+    model alone stepping the eight draws' batch (each row as many steps as its draw made; the
+    slowest part where they are split over cores) over one draw's wall time: the least the ratio
+    could be with no work at all between the steps."""
+    def wall(**settings) -> float:
+        t = time.perf_counter()
+        model.generate(**settings)
+        return time.perf_counter() - t
+
+    kept = sampling.draw
+    ones, eights, forks = [], [], []
+    try:
+        for s in [s for _ in range(rounds) for s in seeds]:
+            ones.append(wall(seed=s))
+            eights.append(wall(seed=s, candidates=8))
+            sampling.draw = _forking_draw
+            forks.append(wall(seed=s, candidates=8))
+            sampling.draw = kept
+    finally:
+        sampling.draw = kept
     step = model.step
     floors = []
-    for s, one in zip(seeds, ones, strict=True):
+    for s, one in zip(seeds, ones, strict=False):  # the first round's
         opts = model.options(seed=s, candidates=8)
         plan = model.kind.prepare(step, opts, model.bpm)
         # the first attempt's draws, seeded as `samples` seeds them; a step for each token fed (a
@@ -90,7 +106,7 @@ def candidates(model, seeds: range = range(1, 6)) -> tuple[float, float, float, 
         lengths = [len(d.tokens) + 1 for d in draw(step, opts, plan.guide, [opts.seed, 0, 0], 8)]
         floors.append(max(schedule(step, part) for part in forked.split_up(lengths, forked.parts(8))) / one)
     batch = schedule(step, [200] * 8) / schedule(step, [200])  # also leaves the model at batch 1
-    return statistics.median(ones), statistics.median(eights), batch, statistics.median(floors)
+    return statistics.median(ones), statistics.median(eights), statistics.median(forks), batch, statistics.median(floors)
 
 
 def shares(model, seeds: range) -> dict[str, float]:
@@ -133,11 +149,11 @@ def main() -> None:
         split = ", ".join(f"{p} {v:.0%}" for p, v in shares(model, range(1, 6)).items())
         print(f"{name:<6} {statistics.median(bares) * 1e6:>8.0f} µs {statistics.median(per) * 1e6:>12.0f} µs "
               f"{ratios[name]:>6.2f}   {split}")
-    print(f"{'model':<6} {'one draw':>9} {'--candidates 8':>15} {'ratio':>6} {'model alone':>12}"
+    print(f"{'model':<6} {'one draw':>9} {'--candidates 8':>15} {'ratio':>6} {'forking each':>13} {'model alone':>12}"
           f"   batch-8 step / batch-1 step   (candidates split over {forked.parts(8)} processes)")
     for name in ("folk", "piano"):
-        one, eight, batch, floor = candidates(tunegen.load(name))
-        print(f"{name:<6} {one:>8.3f}s {eight:>14.3f}s {eight / one:>6.2f} {floor:>12.2f}   {batch:.2f}")
+        one, eight, fork, batch, floor = candidates(tunegen.load(name))
+        print(f"{name:<6} {one:>8.3f}s {eight:>14.3f}s {eight / one:>6.2f} {fork / one:>12.2f}x {floor:>12.2f}   {batch:.2f}")
     print(f"overhead_vs_step: {max(ratios.values()):.2f}")
 
 

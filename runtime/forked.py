@@ -148,12 +148,8 @@ class Helpers:
         """Stop and reap one copy (it may be drawing, or broken)."""
         self._copies.remove(copy)
         pid, to_it, from_it = copy
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        for fd in (to_it, from_it):
-            os.close(fd)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, 0)
+        os.close(to_it)
+        _stop(pid, from_it)
 
     @staticmethod
     def _shut(copies: list[tuple[int, int, int]]) -> None:

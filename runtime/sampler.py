@@ -59,8 +59,8 @@ def prepare(logits: np.ndarray, temperature: float, top_k: int, top_p: float) ->
 def _prepare_row(row: np.ndarray, temperature: float, top_k: int, top_p: float) -> Prepared:
     """`prepare` for one row, the same numbers bit for bit in half the time: a batch of one pays
     for every numpy call, so this one makes as few as the arithmetic needs."""
-    e, plain = _exps(row, temperature, top_k)
-    return _finish(e, top_p, plain)
+    e, peak = _exps(row, temperature, top_k)
+    return _finish(e, top_p, peak)
 
 
 def _exps(row: np.ndarray, temperature: float, top_k: int) -> tuple[np.ndarray, float | None]:

@@ -83,7 +83,7 @@ def test_a_batch_row_draws_what_its_whole_preparation_draws(settings):
                 assert got == pick(logits[k], *settings, b, allowed, whole[k])[0]
                 assert a.random() == b.random()  # as many random numbers used
                 quick += prep.ranked is None
-    assert quick > 500 or settings[0] == 1.0 and not settings[1]  # the quick way was taken often
+    assert quick > 500  # the quick way was taken often (at temperature 1 too)
 
 
 @pytest.mark.parametrize("settings", [(1.0, 0, 0.95), (0.8, 0, 0.95)])

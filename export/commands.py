@@ -14,8 +14,8 @@ from tunegen.training.commands import _train_import
 
 
 def export_cmd(
-    run: Annotated[Path, typer.Argument(help="A training run folder.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Model path without suffix, e.g. models/folk.")],
+    run: Annotated[str, typer.Argument(metavar="RUN", help="A training run folder.")],
+    out: Annotated[str, typer.Option("--out", "-o", metavar="PATH", help="Model path without suffix, e.g. models/folk.")],
     quantize: Annotated[list[str] | None, typer.Option(
         "--quantize", "-q", help=f"{', '.join(BOUNDS)} (repeatable; the first is written as OUT, the "
         "others as OUT-VARIANT). Default: dynamic-int8 and float32.")] = None,
@@ -28,6 +28,7 @@ def export_cmd(
     from tunegen.runtime.errors import ModelError
     from tunegen.runtime.paths import check_folder
 
+    run, out = Path(run), Path(out)
     check_folder(out.parent, create=True)  # a read-only or missing disk, before the slow conversion
     _train_import()
     from tunegen.export.export import export_run

@@ -39,7 +39,7 @@ MeterOpt = Annotated[str | None, typer.Option("--meter", help="ABC models: meter
 RhythmOpt = Annotated[str | None, typer.Option("--rhythm", help="ABC models: rhythm as the corpus names it: reel, jig, slip jig, hornpipe, polka, waltz, march...")]
 PartsOpt = Annotated[int | None, typer.Option("--parts", help="ABC models: how many parts (default: 2 to 4, as the model likes).")]
 BarsPerPartOpt = Annotated[int | None, typer.Option("--bars-per-part", help="ABC models: bars in each part (default: what the corpus has for the rhythm or meter, else 8).")]
-SoundFontOpt = Annotated[Path | None, typer.Option("--soundfont", help="General MIDI .sf2 to render with (default: the system's).")]
+SoundFontOpt = Annotated[str | None, typer.Option("--soundfont", metavar="FILE", help="General MIDI .sf2 to render with (default: the system's).")]
 BpmOpt = Annotated[float | None, typer.Option("--bpm", help="Tempo in quarter notes per minute (model default if not given).")]
 ProgramOpt = Annotated[int | None, typer.Option("--program", help="General MIDI program 0-127 (model default if not given).")]
 
@@ -153,7 +153,7 @@ def pieces(
     bars: BarsOpt = None, seconds: SecondsOpt = None, candidates: CandidatesOpt = 1,
     key: KeyOpt = None, meter: MeterOpt = None, rhythm: RhythmOpt = None, parts: PartsOpt = None,
     bars_per_part: BarsPerPartOpt = None,
-    out: Annotated[list[Path] | None, typer.Option("--out", "-o", help="Write the piece: .abc, .mid, .wav, .svg or .musicxml by suffix (repeatable; generate needs one).")] = None,
+    out: Annotated[list[str] | None, typer.Option("--out", "-o", metavar="FILE", help="Write the piece: .abc, .mid, .wav, .svg or .musicxml by suffix (repeatable; generate needs one).")] = None,
 ):
     # `play` and `generate` are this one command: the same options, and play also plays
     play = ctx.info_name == "play"
@@ -161,7 +161,7 @@ def pieces(
         fail("generate writes files: give at least one --out FILE (.abc, .mid, .wav, .svg, .musicxml), "
              "or use tunegen play")
     _run(model, seed, temperature, top_k, top_p, primer, count, max_length, soundfont, bpm, program,
-         out or [], play=play, bars=bars, seconds=seconds, candidates=candidates, key=key, meter=meter,
+         [Path(o) for o in out or []], play=play, bars=bars, seconds=seconds, candidates=candidates, key=key, meter=meter,
          rhythm=rhythm, parts=parts, bars_per_part=bars_per_part)
 
 
@@ -175,8 +175,8 @@ def radio(
     temperature: Annotated[list[float] | None, typer.Option("--temperature", "-t", help="Temperature(s) to rotate through (repeatable). Default: the model's.")] = None,
     pause: Annotated[float, typer.Option(help="Seconds of silence between pieces.")] = 1.0,
     seed: Annotated[int | None, typer.Option("--seed", "-s", help="Seed of the first piece; the next ones count up. Random if not given.")] = None,
-    keep: Annotated[Path | None, typer.Option(help="Keep every piece played (ABC or MIDI, its seed in the name) in this folder.")] = None,
-    out_dir: Annotated[Path | None, typer.Option(help="Write the pieces (WAV and ABC/MIDI) here instead of playing them: headless radio.")] = None,
+    keep: Annotated[str | None, typer.Option(metavar="DIR", help="Keep every piece played (ABC or MIDI, its seed in the name) in this folder.")] = None,
+    out_dir: Annotated[str | None, typer.Option(metavar="DIR", help="Write the pieces (WAV and ABC/MIDI) here instead of playing them: headless radio.")] = None,
     max_pieces: Annotated[int | None, typer.Option(help="Stop after this many pieces (default: never).")] = None,
     soundfont: SoundFontOpt = None,
 ):
@@ -193,6 +193,7 @@ def radio(
         limits.integer("max-pieces", max_pieces, low=1)
     for t in temperature or ():
         limits.real("temperature", t, above=0.0, high=limits.MAX_TEMPERATURE)
+    keep, out_dir = (None if f is None else Path(f) for f in (keep, out_dir))
     for folder in (keep, out_dir):
         if folder is not None:
             check_folder(folder, create=True)

@@ -231,7 +231,7 @@ def serve(
     workers: Annotated[int | None, typer.Option(help="Pieces made at once (default: the cores this process may use, at most 4).")] = None,
     queue: Annotated[int, typer.Option(help="Requests that may wait for a worker; more get 503 and Retry-After.")] = 16,
     keep_pieces: Annotated[int, typer.Option(help="Finished pieces kept for their file URLs; the oldest is dropped.")] = 24,
-    soundfont: Annotated[Path | None, typer.Option(help="General MIDI .sf2 to render with (default: the system's).")] = None,
+    soundfont: Annotated[str | None, typer.Option(metavar="FILE", help="General MIDI .sf2 to render with (default: the system's).")] = None,
     verbose: Annotated[bool, typer.Option(help="Log every request.")] = False,
 ):
     """Serve a web page that makes and plays new pieces, for a kiosk, a touchscreen or a phone."""

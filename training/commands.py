@@ -36,15 +36,15 @@ PatienceOpt = Annotated[int, typer.Option(help="Stop after this many epochs with
 TrainSeedOpt = Annotated[int, typer.Option(help="Random seed for weights and shuffling.")]
 StrategyOpt = Annotated[str, typer.Option(help="auto, one, mirrored (local GPUs) or multiworker (TF_CONFIG).")]
 PrecisionOpt = Annotated[str, typer.Option(help="float32, or mixed (float16 compute on a GPU; float32 elsewhere).")]
-RunOutOpt = Annotated[Path, typer.Option("--out", "-o", help="Run folder: checkpoints, vocabulary, config, model.")]
+RunOutOpt = Annotated[str, typer.Option("--out", "-o", metavar="DIR", help="Run folder: checkpoints, vocabulary, config, model.")]
 
 
-def _train(out: Path, **options) -> None:
+def _train(out: str, **options) -> None:
     _train_import()
     from tunegen.training.train import CheckpointError, TrainConfig, train
 
     try:
-        train(TrainConfig(**options), out)  # the config checks every option
+        train(TrainConfig(**options), Path(out))  # the config checks every option
     except CheckpointError as e:
         fail(str(e))
     except KeyboardInterrupt:
@@ -135,7 +135,7 @@ def eval_cmd(
 def facts_cmd(
     kind: Annotated[str, typer.Argument(help="abc or midi.")],
     corpus: Annotated[str, typer.Argument(help="Corpus: a file, folder or music21 collections, as for train.")],
-    into: Annotated[Path | None, typer.Option("--into", help="A model's .json manifest whose `music` section to write them into (export writes it for every model it makes).")] = None,
+    into: Annotated[str | None, typer.Option("--into", metavar="FILE", help="A model's .json manifest whose `music` section to write them into (export writes it for every model it makes).")] = None,
 ):
     """What a corpus does, as a model's manifest records it: an ABC corpus's rhythms and the bars
     of its parts for each rhythm and meter, a MIDI corpus's keys."""

@@ -20,7 +20,7 @@ from . import forked
 from .errors import TunegenError
 from .model import StepModel
 from .options import MAX_ATTEMPTS, Options
-from .sampler import Batch, Tally, pick
+from .sampler import Batch, Tally, Uniforms, pick
 
 
 class Guide(Protocol):
@@ -72,7 +72,7 @@ class _Row:
                  "most", "ending", "restored", "allowed")
 
     def __init__(self, guide: Guide, rng: np.random.Generator, max_length: int, tokens, end: int) -> None:
-        self.guide, self.rng = guide, rng
+        self.guide, self.rng = guide, Uniforms(rng)
         self.allowed = _allowed(guide, tokens, end)
         self.out: list[str] = []
         self.tally, self.sampled = Tally(undo=guide.max_backoffs > 0), 0

@@ -10,7 +10,7 @@ from tunegen.runtime.kinds.abc import parse_primer
 from tunegen.runtime.manifest import Manifest
 from tunegen.runtime.model import load_model, resolve
 from tunegen.runtime.piece import Piece
-from tunegen.runtime.sampler import Batch, Tally, choose, distribution, pick, prepare
+from tunegen.runtime.sampler import Batch, Tally, Uniforms, choose, distribution, pick, prepare
 from tunegen.runtime.sampling import sample
 from tunegen.runtime.score import parse_abc
 
@@ -31,6 +31,16 @@ def test_choose_redraws_refused_choices_and_is_seeded():
     assert set(picks) <= {1, 2} and len(set(picks)) == 2
     assert choose(p, np.random.default_rng(3), lambda i: True) == choose(p, np.random.default_rng(3), lambda i: True)
     assert choose(p, np.random.default_rng(0), lambda i: False) == -1
+
+
+def test_uniforms_drawn_many_at_a_time_are_the_generators_own_one_by_one():
+    # a draw's random numbers come from a buffer: the same numbers in the same order, or every
+    # seed would draw another piece
+    for size in (1, 3, 128):
+        one, many = np.random.default_rng([7, 0, 2]), Uniforms(np.random.default_rng([7, 0, 2]), size)
+        got = [many.random() for _ in range(300)]
+        assert got == [one.random() for _ in range(300)]
+        assert all(type(u) is float for u in got)
 
 
 @pytest.mark.parametrize("settings", [(1.0, 0, 0.95), (0.8, 0, 0.95), (1.3, 5, 1.0), (0.5, 40, 0.9)])

@@ -162,13 +162,16 @@ def _batch_exps(logits: np.ndarray, temperature: float, top_k: int) -> tuple[np.
     """`_exps` for every row of a batch [batch, vocab] at once (the same numbers: a test holds
     them together), and the peaks [batch, 1] where sampling's sum is the model's."""
     z = logits.astype(np.float64)
-    scaled = z / max(temperature, 1e-6) if temperature != 1.0 else z
+    plain = temperature == 1.0
+    if not plain:
+        np.divide(z, _divisor(temperature), out=z)  # in place, as `_exps`: fewer arrays to fill
     if 0 < top_k < z.shape[1]:
-        kth = np.partition(scaled, -top_k, axis=1)[:, -top_k][:, None]
-        scaled = np.where(scaled >= kth, scaled, -np.inf)
-    peak = scaled.max(axis=1, keepdims=True)
+        kth = np.partition(z, -top_k, axis=1)[:, -top_k][:, None]
+        z, plain = np.where(z >= kth, z, -np.inf), False
+    peak = z.max(axis=1, keepdims=True)
+    np.subtract(z, peak, out=z)
     # at temperature 1 without top-k the softmax's sum is the model's
-    return np.exp(scaled - peak), (peak if scaled is z else None)
+    return np.exp(z, out=z), (peak if plain else None)
 
 
 # what `pick` hands `Tally.add` for a choice it took without preparing the row where the
